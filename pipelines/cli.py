@@ -1,0 +1,148 @@
+"""The `newswatch` command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .nlp.evaluate import EVENT_TYPES, EvalInputError, read_jsonl, score_labels, score_normalization
+from .nlp.resources import DataFileError
+
+EVAL_FORMAT = 'one JSON object per line: {"id", "lang"?, "text", "labels": [...]}'
+
+
+def _read_text(source: str) -> str:
+    """Text of FILE or of standard input ("-"); bad UTF-8 is replaced, never fatal."""
+    if source == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise UserError(f"no such file: {source}. Give a text file, or - to read standard input.")
+        data = path.read_bytes()
+    return data.decode("utf-8", errors="replace")
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed without a traceback."""
+
+
+def cmd_normalize(args: argparse.Namespace) -> int:
+    from .nlp.normalize import normalize
+
+    result = normalize(_read_text(args.file))
+    sys.stdout.write((result.match if args.match else result.display))
+    if not result.display.endswith("\n"):
+        sys.stdout.write("\n")
+    return 0
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    from .nlp.tagging import tag
+
+    result = tag(_read_text(args.file), language=args.lang)
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(f"language: {result.language} (confidence {result.language_confidence:.2f})")
+    if not result.events:
+        print("no offensive, ceasefire or troop build-up reported")
+    for ev in result.events:
+        actors = ", ".join(a.canonical for a in ev.actors) or "-"
+        places = ", ".join(p.canonical for p in ev.locations) or "-"
+        qty = ", ".join(f"{q.as_dict()['value']} {q.unit}" for q in ev.quantities) or "-"
+        print(f"[sentence {ev.sentence}] {ev.type}/{ev.subtype}  trigger «{ev.trigger['text']}» "
+              f"@{ev.trigger['start']}-{ev.trigger['end']}  rule {ev.rule}  conf {ev.confidence:.2f}")
+        print(f"    actors: {actors} | places: {places} | quantities: {qty}")
+    return 0
+
+
+def _load_eval_items(path: str) -> list[dict]:
+    if not Path(path).is_file():
+        raise UserError(f"no such file: {path}. `newswatch eval` reads {EVAL_FORMAT}.")
+    items = list(read_jsonl(path, ("text", "labels")))
+    for n, item in enumerate(items, 1):
+        unknown = set(item["labels"]) - set(EVENT_TYPES)
+        if unknown:
+            raise UserError(f"{path}: item {n} has unknown label(s) {sorted(unknown)}; use {list(EVENT_TYPES)}")
+    if not items:
+        raise UserError(f"{path} holds no items; it should hold {EVAL_FORMAT}")
+    return items
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    items = _load_eval_items(args.file)
+    gold = [set(i["labels"]) for i in items]
+    if args.baseline:
+        from .nlp.baseline import cross_validated_predictions
+
+        predicted = cross_validated_predictions([i["text"] for i in items], gold)
+    else:
+        from .nlp.tagging import tag
+
+        predicted = [tag(i["text"], i.get("lang")).labels for i in items]
+    scores = score_labels(gold, predicted)
+    if args.json:
+        print(json.dumps(scores))
+        return 0
+    print(f"{'class':<15}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
+    for name, c in scores["per_class"].items():
+        print(f"{name:<15}{c['precision']:>10.3f}{c['recall']:>10.3f}{c['f1']:>10.3f}{c['support']:>10}")
+    print(f"macro-F1 {scores['macro_f1']:.3f} over {scores['n']} items" + (" (TF-IDF + LR baseline, 5-fold CV)" if args.baseline else ""))
+    return 0
+
+
+def cmd_eval_normalize(args: argparse.Namespace) -> int:
+    if not Path(args.file).is_file():
+        raise UserError(f"no such file: {args.file}. It should hold lines {{\"id\", \"text\", \"fixes\", \"keep\"}}.")
+    score = score_normalization(read_jsonl(args.file, ("text",))).as_dict()
+    if args.json:
+        print(json.dumps(score))
+        return 0
+    fx, kp = score["fixes"], score["keeps"]
+    print(f"items {score['n']}: fixes {fx['correct']}/{fx['total']} right, keeps {kp['kept']}/{kp['total']} kept")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newswatch", description="Event monitoring for Arabic and English news.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("normalize", help="print the normalized (display) text")
+    p.add_argument("file", nargs="?", default="-", help="text file, or - for standard input (default)")
+    p.add_argument("--match", action="store_true", help="print the match form (folded letters, lower case)")
+    p.set_defaults(func=cmd_normalize)
+
+    p = sub.add_parser("tag", help="detect language and tag events in one article")
+    p.add_argument("file", nargs="?", default="-", help="text file, or - for standard input (default)")
+    p.add_argument("--json", action="store_true", help="print JSON (schemas/tag_result.schema.json)")
+    p.add_argument("--lang", help="skip detection and treat the text as this ISO 639-1 language")
+    p.set_defaults(func=cmd_tag)
+
+    p = sub.add_parser("eval", help="score the tagger on a labelled JSONL file", description=f"FILE: {EVAL_FORMAT}")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--baseline", action="store_true", help="score a TF-IDF + logistic regression baseline (5-fold CV) instead")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("eval-normalize", help="score artefact repair on a normalization gold JSONL file")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval_normalize)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (UserError, EvalInputError, DataFileError) as err:
+        print(f"newswatch: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,360 @@
+"""Text normalization: a display form for people and a match form for the tagger and search.
+
+display  = Unicode clean-up (NFKC compatibility forms, Arabic presentation forms, invisible and
+           bidi marks, tatweel, diacritics, Arabic-Indic/Persian digits and Arabic punctuation to
+           ASCII) + repair of scraper artefacts (digits glued to words, words run together).
+match    = display with the letter folding of Elasticsearch/Lucene's `arabic_normalization`
+           (alef variants -> ا, ى -> ي, ة -> ه) and case folding, so the tagger, alerts and the
+           search index agree on what "the same word" is. Same length as display.
+offsets  = display/match index -> index in the original text.
+"""
+from __future__ import annotations
+
+import re
+import sys
+import unicodedata
+from bisect import bisect_right
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .offsets import OffsetMap
+from .resources import load_data, word_zipf
+
+ARABIC_LETTERS = "\u0621-\u063a\u0641-\u064a\u0671-\u06d3"
+_LETTER = f"[{ARABIC_LETTERS}]"
+
+_INVISIBLE = "\u00ad\u061c\u180e\u200b\u200c\u200d\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+_DIACRITICS = "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed"
+_TATWEEL = "\u0640"
+_ARABIC_PUNCT = {"\u060c": ",", "\u061b": ";", "\u061f": "?", "\u066a": "%", "\u066b": ".", "\u066c": ","}
+_ALEF_FOLD = {"\u0623": "\u0627", "\u0625": "\u0627", "\u0622": "\u0627", "\u0671": "\u0627",
+              "\u0649": "\u064a", "\u0629": "\u0647"}
+
+
+def _ranges(spec: str) -> list[int]:
+    out: list[int] = []
+    i = 0
+    while i < len(spec):
+        if i + 2 < len(spec) and spec[i + 1] == "-":
+            out.extend(range(ord(spec[i]), ord(spec[i + 2]) + 1))
+            i += 3
+        else:
+            out.append(ord(spec[i]))
+            i += 1
+    return out
+
+
+def _build_clean_table() -> dict[int, str | None]:
+    table: dict[int, str | None] = {}
+    # NFKC of single characters: presentation forms, ligatures, full-width forms.
+    for cp in range(0x00A0, 0x10000):
+        ch = chr(cp)
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        nf = unicodedata.normalize("NFKC", ch)
+        if nf != ch:
+            table[cp] = nf
+    for cp in _ranges(_INVISIBLE) + _ranges(_DIACRITICS) + _ranges(_TATWEEL):
+        table[cp] = None
+    for i in range(10):
+        table[0x0660 + i] = str(i)
+        table[0x06F0 + i] = str(i)
+    for src, dst in _ARABIC_PUNCT.items():
+        table[ord(src)] = dst
+    # NFKC of a presentation form may itself carry diacritics (e.g. U+FC5E): strip them too.
+    strip = {cp: None for cp in _ranges(_DIACRITICS) + _ranges(_TATWEEL)}
+    for cp, rep in list(table.items()):
+        if rep:
+            table[cp] = rep.translate(strip)
+            if table[cp] == "":
+                table[cp] = None
+    return table
+
+
+_CLEAN = _build_clean_table()
+_CHANGES_LENGTH = re.compile(
+    "[" + "".join(re.escape(chr(cp)) for cp, rep in sorted(_CLEAN.items()) if rep is None or len(rep) != 1) + "]+"
+)
+_FOLD = {ord(k): v for k, v in _ALEF_FOLD.items()}
+
+
+@dataclass(frozen=True)
+class Normalized:
+    original: str
+    display: str
+    match: str
+    offsets: OffsetMap
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """Original [start, end) of display/match [start, end)."""
+        if end <= start:
+            o = self.offsets.to_original(start)
+            return o, o
+        return self.offsets.to_original(start), self.offsets.to_original(end - 1) + 1
+
+
+def clean_unicode(text: str) -> tuple[str, OffsetMap]:
+    """Unicode-level clean-up with an offset map back to `text`."""
+    mapping = OffsetMap()
+    if not _CHANGES_LENGTH.search(text):
+        return text.translate(_CLEAN), mapping
+    parts: list[str] = []
+    out_len = last = 0
+    for m in _CHANGES_LENGTH.finditer(text):
+        seg = text[last:m.start()].translate(_CLEAN)
+        parts.append(seg)
+        out_len += len(seg)
+        for i in range(m.start(), m.end()):
+            rep = _CLEAN.get(ord(text[i])) or ""
+            for k in range(len(rep)):
+                mapping.add(out_len + k, i - (out_len + k))
+            out_len += len(rep)
+            parts.append(rep)
+            mapping.add(out_len, i + 1 - out_len)
+        last = m.end()
+    parts.append(text[last:].translate(_CLEAN))
+    return "".join(parts), mapping
+
+
+def fold(display: str) -> str:
+    """Match form of already-clean text: letter folding + case folding, length-preserving."""
+    folded = display.translate(_FOLD)
+    lowered = folded.lower()
+    if len(lowered) == len(folded):
+        return lowered
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in folded)
+
+
+@lru_cache(maxsize=65536)
+def match_key(word: str) -> str:
+    """Match form of a lexicon word or name (no artefact repair: lexicon entries have none)."""
+    return fold(clean_unicode(word)[0]).strip()
+
+
+# --- scraper artefact repair -------------------------------------------------------------
+
+_DIGIT_CONTACT = re.compile(f"{_LETTER}(?=\\d)|\\d(?={_LETTER})")
+_PUNCT_CONTACT = re.compile(f"(?<={_LETTER})([?!.]+|\u2026)(?={_LETTER}|\u00ab)|(?<={_LETTER})(?=\u00ab)|(?<=\u00bb)(?={_LETTER})")
+# ة and ى only end words; ى+ء is an old spelling of final hamza ("الطوارىء"), not a boundary.
+_FINAL_LETTER_CONTACT = re.compile(f"(?<=[\u0629\u0649])(?=(?!\u0621){_LETTER})")
+# Run-together candidates: 5-30 letters. Longer runs are not two words, and bounding the length
+# keeps the splitter linear on adversarial input.
+_LONG_WORD = re.compile(f"(?<!{_LETTER}){_LETTER}{{5,30}}(?!{_LETTER})")
+_LETTER_RUN_END = re.compile(f"{_LETTER}+$")
+_LETTER_RUN_START = re.compile(f"^{_LETTER}*")
+
+
+class _SplitRules:
+    """The data of pipelines/data/splitter.yaml, prepared for lookups."""
+
+    def __init__(self) -> None:
+        data = load_data("splitter")
+        self.proclitics = {match_key(w) for w in data["proclitics"]}
+        self.number_suffixes = {match_key(w) for w in data["number_suffix_abbreviations"]}
+        self.digit_taking = {match_key(w) for w in data["digit_taking_abbreviations"]}
+        self.number_heads = {match_key(w) for w in data["number_heads"]}
+        self.min_part_zipf = float(data["min_part_zipf"])
+        self.min_gap = float(data["min_zipf_gap"])
+        self.not_free = {match_key(w) for w in data["not_free_words"]}
+        self.short_words = {match_key(w) for w in data["short_words"]}
+        self.negations = {match_key(w) for w in data["negations"]}
+        self.articles = ("ال", "وال", "بال", "فال", "كال", "لل")
+        self.number_joiners = {match_key(w) for w in data["number_joiners"]}
+        self.numbered_names = {match_key(w) for w in data["numbered_names"]}
+        self.prefixes = tuple(sorted({match_key(w) for w in data["word_prefixes"]}, key=len, reverse=True))
+        self.suffixes = tuple(sorted({match_key(w) for w in data["word_suffixes"]}, key=len, reverse=True))
+        self.zipf = word_zipf("ar")
+
+
+@lru_cache(maxsize=1)
+def _rules() -> _SplitRules:
+    return _SplitRules()
+
+
+_NON_SPACE = re.compile(r"\S+")
+_MAX_WORD = 40  # longest run of letters or digits looked at around a contact
+
+
+class _Tokens:
+    """Whitespace-token bounds of a text, computed once, looked up by bisection."""
+
+    def __init__(self, text: str) -> None:
+        spans = [(m.start(), m.end()) for m in _NON_SPACE.finditer(text)]
+        self.starts = [a for a, _ in spans]
+        self.ends = [b for _, b in spans]
+
+    def around(self, i: int) -> tuple[int, int]:
+        k = bisect_right(self.starts, i) - 1
+        return self.starts[k], self.ends[k]
+
+
+def _quoted(text: str, start: int, end: int) -> bool:
+    head, tail = text[start:start + 2], text[max(start, end - 3):end]
+    return head[:1] in "\u00ab\"'(" and tail.rstrip(".,;:!?)")[-1:] in "\u00bb\"')" or "\u00ab" in head
+
+
+def _digit_split(text: str, pos: int, rules: _SplitRules, tokens: _Tokens) -> int | None:
+    """Where to insert a space at a letter/digit contact just after `pos`, or None to keep."""
+    start, end = tokens.around(pos)
+    if text[pos].isdigit():  # digit -> letter: "60كلم", "1436هـ"
+        letters = _LETTER_RUN_START.match(text[pos + 1:min(end, pos + 1 + _MAX_WORD)]).group(0)
+        after = text[pos + 1 + len(letters):pos + 2 + len(letters)]
+        if fold(letters) in rules.number_suffixes and not after.isdigit():
+            return None
+        if fold(letters) in rules.number_joiners and after.isdigit():
+            return None  # "1ر52" (1.52 in some Gulf papers), "1و2" (1 and 2)
+        return pos + 1
+    word = _LETTER_RUN_END.search(text[max(start, pos + 1 - _MAX_WORD):pos + 1]).group(0)
+    key = fold(word)
+    digits = re.match(r"\d+", text[pos + 1:min(end, pos + 1 + _MAX_WORD)]).group(0)
+    if key in rules.proclitics or _strip_proclitic(key, rules) in rules.numbered_names or key in rules.numbered_names:
+        return None
+    if key in rules.digit_taking and len(digits) == 1:
+        return None
+    if len(digits) == 1:
+        if key in rules.number_heads or _strip_proclitic(key, rules) in rules.number_heads:
+            return pos + 1
+        return None
+    if _quoted(text, start, end):
+        return None
+    return pos + 1
+
+
+def _strip_proclitic(key: str, rules: _SplitRules) -> str:
+    for n in (3, 2, 1):
+        if len(key) > n + 2 and key[:n] in rules.proclitics:
+            return key[n:]
+    return key
+
+
+def _known_inflection(key: str, rules: _SplitRules) -> bool:
+    """True when the word is a frequent word plus clitics/suffixes ("دربتهم", "المتأهب", "جولاني")."""
+    for stem in _affix_variants(key, rules):
+        if rules.zipf.get(stem, 0.0) >= rules.min_part_zipf:
+            return True
+    return False
+
+
+def _affix_variants(key: str, rules: _SplitRules) -> list[str]:
+    out = []
+    for pre in ("",) + rules.prefixes:
+        if pre and not key.startswith(pre):
+            continue
+        body = key[len(pre):]
+        for suf in ("",) + rules.suffixes:
+            if suf and not body.endswith(suf):
+                continue
+            stem = body[: len(body) - len(suf)]
+            if len(stem) >= 3 and (pre or suf):
+                out.append(stem)
+    return out
+
+
+def _plausible_boundary(left: str, right: str, rules: _SplitRules) -> bool:
+    """Shapes of two words run together that transliterated names rarely have (precision first).
+
+    A bare "both halves are frequent words" test splits many foreign names ("بيرو|فيا"), so a
+    split also needs one of: a definite noun on the left, a definite noun or "و"+word on the right,
+    a negation particle on the left, or two long frequent words.
+    """
+    z_left, z_right = rules.zipf.get(left, 0.0), rules.zipf.get(right, 0.0)
+    if min(z_left, z_right) < rules.min_part_zipf:
+        return False
+    if left in rules.short_words:
+        return len(right) >= 4 and left in rules.negations
+    if len(left) < 3 or (len(right) < 3 and right not in rules.short_words):
+        return False
+    definite_left = any(left.startswith(a) and len(left) - len(a) >= 3 for a in rules.articles)
+    definite_right = right.startswith("ال") and len(right) >= 5
+    if definite_left or definite_right:
+        return len(right) >= 4 or z_right >= 4.3 or right in rules.short_words
+    if right.startswith("و") and len(right) >= 5 and (len(left) >= 4 or z_left >= 4.5):
+        return True
+    return len(left) >= 4 and len(right) >= 4 and min(z_left, z_right) >= 4.0
+
+
+def _best_word_split(word: str, rules: _SplitRules) -> int | None:
+    """Index splitting a run-together word into two frequent words, or None (precision first)."""
+    key = fold(word)
+    own = rules.zipf.get(key, 0.0)
+    if own >= rules.min_part_zipf or _known_inflection(key, rules):
+        return None
+    best, best_score = None, 0.0
+    for i in range(1, len(key)):
+        left, right = key[:i], key[i:]
+        if left in rules.not_free or right in rules.not_free or left in rules.proclitics:
+            continue
+        # folding hides hamza: "لإحالتهم" is not "لا"+"حالتهم"; a bare alef rarely starts a word
+        # other than the article ("الغزواني" is not "الغزو"+"اني")
+        if word[:i] != left and left in rules.short_words:
+            continue
+        if word[i] == "\u0627" and not right.startswith("ال"):
+            continue
+        if not _plausible_boundary(left, right, rules):
+            continue
+        score = min(rules.zipf.get(left, 0.0), rules.zipf.get(right, 0.0))
+        if score > best_score:
+            best, best_score = i, score
+    if best is None or best_score - own < rules.min_gap:
+        return None
+    return best
+
+
+def find_repairs(text: str) -> list[int]:
+    """Positions in clean text before which a space must be inserted."""
+    rules = _rules()
+    points: set[int] = set()
+    tokens = _Tokens(text) if _DIGIT_CONTACT.search(text) else None
+    for m in _DIGIT_CONTACT.finditer(text):
+        at = _digit_split(text, m.start(), rules, tokens)
+        if at is not None:
+            points.add(at)
+    for m in _PUNCT_CONTACT.finditer(text):
+        before = _LETTER_RUN_END.search(text[max(0, m.start() - 8):m.start()])
+        run = before.group(0) if before else ""
+        if m.group(1) == "." and (len(run) < 3 or len(_LETTER_RUN_START.match(text[m.end():m.end() + 3]).group(0)) < 3):
+            continue  # abbreviations: "ق.م", "د.أحمد", "سي.إن.إن"
+        if text[m.end():m.end() + 1] == "\u00ab" and fold(run) in rules.proclitics:
+            continue  # "و«الريك1»": a conjunction before a quoted name
+        points.add(m.end())
+    for m in _FINAL_LETTER_CONTACT.finditer(text):
+        points.add(m.start())
+    for m in _LONG_WORD.finditer(text):
+        if any(m.start() < p < m.end() for p in points):
+            continue
+        at = _best_word_split(m.group(0), rules)
+        if at is not None:
+            points.add(m.start() + at)
+    return sorted(points)
+
+
+def _insert_spaces(text: str, points: list[int]) -> tuple[str, OffsetMap]:
+    mapping = OffsetMap()
+    parts: list[str] = []
+    last = 0
+    for k, p in enumerate(points):
+        parts.append(text[last:p])
+        parts.append(" ")
+        mapping.add(p + k + 1, -(k + 1))
+        last = p
+    parts.append(text[last:])
+    return "".join(parts), mapping
+
+
+def normalize(text: str, repair: bool = True) -> Normalized:
+    clean, clean_map = clean_unicode(text)
+    if repair:
+        display, repair_map = _insert_spaces(clean, find_repairs(clean))
+        offsets = repair_map.compose(clean_map)
+    else:
+        display, offsets = clean, clean_map
+    return Normalized(original=text, display=display, match=fold(display), offsets=offsets)
+
+
+def warm_up() -> None:
+    """Load the splitter's lexicons now (Beam DoFn.setup), not on the first article."""
+    _rules()
+
+
+if __name__ == "__main__":  # pragma: no cover - handy for quick checks
+    print(normalize(sys.stdin.read()).display)

@@ -1,0 +1,407 @@
+"""Event tagging: offensive, ceasefire and troop build-up, with actors, places and quantities.
+
+Rules, not a model: every event names the trigger rule that fired (`rule`), the words it
+matched and their offsets in the original text, so an analyst can see why. The rules live in
+pipelines/data/*.yaml; this module only matches them.
+
+Per sentence: find trigger patterns (affix-aware for Arabic, inflection-aware for English),
+drop those whose sentence lacks the military context a rule asks for, drop offensives that are
+negated, hypothetical, feared or only purposed (modality cues in a small window), then attach
+the actors, places and quantities near the trigger. Events of one type in one sentence at one
+place are merged.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+from .geo import gazetteer, place_record
+from .language import detect_language
+from .lexicon import Lexicon, Name, Trigger, lexicon
+from .normalize import Normalized, normalize
+from .tokens import Sentence, Token, name_stems, stems, tokenize
+
+EVENT_TYPES = ("offensive", "ceasefire", "troop_buildup")
+NEAR_TOKENS = 12      # actors/places this close to a trigger belong to its event
+QUANTITY_TOKENS = 10  # quantities this close
+MAX_TEXT = 1_000_000  # characters tagged per item; the rest is ignored (and said so)
+_CLAUSE_PUNCT = frozenset(".,;:!?()\"«»")
+_NUMBER = re.compile(r"^\d[\d.,]*$")
+_ARABIC = re.compile("[\u0621-\u064a]")
+
+
+@dataclass
+class Mention:
+    text: str
+    start: int
+    end: int
+    canonical: str
+    kind: str
+    country: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
+class Quantity:
+    value: float
+    unit: str
+    text: str
+    start: int
+    end: int
+
+    def as_dict(self) -> dict:
+        value = int(self.value) if float(self.value).is_integer() else self.value
+        return {"value": value, "unit": self.unit, "text": self.text, "start": self.start, "end": self.end}
+
+
+@dataclass
+class Event:
+    type: str
+    subtype: str
+    sentence: int
+    trigger: dict
+    rule: str
+    confidence: float
+    actors: list[Mention] = field(default_factory=list)
+    locations: list[Mention] = field(default_factory=list)
+    quantities: list[Quantity] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "type": self.type, "subtype": self.subtype, "sentence": self.sentence,
+            "trigger": self.trigger, "rule": self.rule, "rules": self.rules or [self.rule],
+            "confidence": round(self.confidence, 3),
+            "actors": [a.as_dict() for a in self.actors],
+            "locations": [p.as_dict() for p in self.locations],
+            "quantities": [q.as_dict() for q in self.quantities],
+        }
+
+
+@dataclass
+class TagResult:
+    language: str
+    language_confidence: float
+    events: list[Event]
+    sentences: list[dict]
+    truncated: bool = False
+
+    @property
+    def labels(self) -> set[str]:
+        return {e.type for e in self.events}
+
+    def as_dict(self) -> dict:
+        return {"language": self.language, "language_confidence": self.language_confidence,
+                "labels": sorted(self.labels), "truncated": self.truncated,
+                "sentences": self.sentences, "events": [e.as_dict() for e in self.events]}
+
+
+# --- token analysis, cached per surface form ------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class _Analysis:
+    stems: frozenset[str]
+    triggers: tuple[Trigger, ...]
+    actors: tuple[Name, ...]
+    places: tuple[Name, ...]
+    military: bool
+    cues: frozenset[str]
+
+
+_ANALYSIS: dict[tuple[str, str], _Analysis] = {}
+MAX_WORD = 40
+_NOTHING = _Analysis(frozenset(), (), (), (), False, frozenset())
+
+
+def _analyse(word: str, lang: str, lex: Lexicon) -> _Analysis:
+    key = (word, lang)
+    found = _ANALYSIS.get(key)
+    if found is not None:
+        return found
+    if len(word) > MAX_WORD:
+        return _NOTHING  # no lexicon word is this long; junk runs stay cheap
+    st = stems(word) if lang == "ar" else stems(word) | {word}
+    trig_table = lex.triggers_by_first.get(lang, {})
+    places = gazetteer()
+    triggers = tuple({t.id: t for s in st for t in trig_table.get(s, ())}.values())
+    name_st = name_stems(word) if lang == "ar" else st
+    actors = tuple(n for s in name_st for n in lex.actors_by_first.get(s, ()))
+    place_names = tuple(n for s in name_st for n in places.get(s, ()))
+    military = bool(st & lex.military.get(lang, frozenset()))
+    groups = lex.modality.get(lang, {})
+    # Arabic cues may carry clitics ("والمخاوف"); English cues must match the word itself.
+    probe = st if lang == "ar" else {word}
+    cues = frozenset(g for g, words in groups.items() if probe & words)
+    found = _Analysis(st, triggers, actors, place_names, military, cues)
+    if len(_ANALYSIS) > 300_000:
+        _ANALYSIS.clear()
+    _ANALYSIS[key] = found
+    return found
+
+
+# --- matching ---------------------------------------------------------------------------------
+
+def _slot_matches(token: Token, slot: frozenset[str]) -> bool:
+    return token.text in slot or not stems(token.text).isdisjoint(slot)
+
+
+def _match_trigger(trig: Trigger, tokens: list[Token], i: int, end: int) -> int | None:
+    """Index of the last token of the pattern starting at i, or None."""
+    pos = i
+    for slot in trig.slots[1:]:
+        nxt = None
+        for j in range(pos + 1, min(pos + 2 + trig.gap, end)):
+            if _slot_matches(tokens[j], slot):
+                nxt = j
+                break
+            if tokens[j].text in _CLAUSE_PUNCT:
+                break  # a pattern never spans a clause boundary
+        if nxt is None:
+            return None
+        pos = nxt
+    return pos
+
+
+_GROUND = frozenset({"ground_attack", "clash"})
+CIVILIAN_WINDOW = 4
+
+
+def _civilian_target(tokens: list[Token], last: int, sent: Sentence, lang: str, lex: Lexicon) -> bool:
+    """An attack "on homes/civilians/a market" is not an offensive (guidelines); strikes still are."""
+    targets = lex.civilian_targets.get(lang, frozenset())
+    for j in range(last + 1, min(last + 1 + CIVILIAN_WINDOW, sent.last_token)):
+        if tokens[j].text in _CLAUSE_PUNCT:
+            return False
+        if not stems(tokens[j].text).isdisjoint(targets):
+            return True
+    return False
+
+
+def _phrase_at(tokens: list[Token], i: int, phrase: tuple[str, ...], end: int) -> bool:
+    if i < 0 or i + len(phrase) > end:
+        return False
+    return all(tokens[i + k].text == w or w in stems(tokens[i + k].text) for k, w in enumerate(phrase))
+
+
+def _suppressed(trig: Trigger, tokens: list[Token], first: int, last: int, sent: Sentence) -> bool:
+    if any(_phrase_at(tokens, last + 1, p, sent.last_token) for p in trig.suppress_next):
+        return True
+    return any(_phrase_at(tokens, first - len(p), p, sent.last_token) for p in trig.suppress_prev)
+
+
+def _modal_cue(trig: Trigger, tokens: list[Token], first: int, last: int, sent: Sentence,
+               lang: str, lex: Lexicon) -> str | None:
+    """The modality that cancels this trigger, if any (negation, future, fear, purpose, ...)."""
+    if lang == "ar" and trig.type == "offensive" and tokens[first].text[:1] == "ل" \
+            and tokens[first].text not in trig.slots[0]:
+        return "purpose"  # "للسيطرة", "لتتمكن": an aim, not a report
+    active = lex.groups_by_type.get(trig.type, frozenset())
+    steps = 0
+    j = first - 1
+    while j >= sent.first_token and steps < lex.window_before:
+        tok = tokens[j]
+        if tok.text in lex.clause_breaks:
+            break
+        cues = _analyse(tok.text, lang, lex).cues & active
+        for cue in cues:
+            if cue == "purpose" and tok.text in lex.purpose_needs_verb and trig.pos == "noun":
+                continue
+            return cue
+        steps += 1
+        j -= 1
+    for j in range(last + 1, min(last + 1 + lex.window_after, sent.last_token)):
+        cues = _analyse(tokens[j].text, lang, lex).cues & lex.after_groups & active
+        if cues:
+            return next(iter(cues))
+    return None
+
+
+def _names_in(tokens: list[Token], sent: Sentence, lang: str, lex: Lexicon,
+              which: str) -> list[tuple[int, int, Name]]:
+    """(first token, last token, name) for each actor or place named in the sentence."""
+    found = []
+    i = sent.first_token
+    while i < sent.last_token:
+        cands = getattr(_analyse(tokens[i].text, lang, lex), which)
+        hit = None
+        for name in cands:
+            n = len(name.words)
+            if i + n <= sent.last_token and all(
+                    tokens[i + k].text == name.words[k] or name.words[k] in name_stems(tokens[i + k].text)
+                    for k in range(1, n)):
+                hit = (i, i + n - 1, name)
+                break
+        if hit:
+            found.append(hit)
+            i = hit[1] + 1
+        else:
+            i += 1
+    return found
+
+
+def _quantities_in(tokens: list[Token], sent: Sentence, lang: str, lex: Lexicon) -> list[tuple[int, int, float, str]]:
+    units = lex.units.get(lang, {})
+    words = lex.number_words.get(lang, {})
+    found = []
+    for i in range(sent.first_token, sent.last_token):
+        text = tokens[i].text
+        if _NUMBER.match(text):
+            try:
+                value = float(text.replace(",", ""))
+            except ValueError:
+                continue
+        elif text in words:
+            value = float(words[text])
+        else:
+            continue
+        for n in (2, 1):
+            for skip in (0, 1):  # "45 كيلو مترا", "4500 from the ... fighters" (one word between)
+                j = i + 1 + skip
+                seq = tuple(t.text for t in tokens[j:j + n])
+                if j + n <= sent.last_token and (seq in units or (n == 1 and _stemmed_unit(seq[0], units))):
+                    unit = units.get(seq) or _stemmed_unit(seq[0], units)
+                    found.append((i, j + n - 1, value, unit))
+                    break
+            else:
+                continue
+            break
+    return found
+
+
+def _stemmed_unit(word: str, units: dict[tuple[str, ...], str]) -> str | None:
+    for s in stems(word):
+        if (s,) in units:
+            return units[(s,)]
+    return None
+
+
+# --- the tagger -------------------------------------------------------------------------------
+
+class Tagger:
+    """Loads every lexicon once; `tag` is then a pure function of the text."""
+
+    def __init__(self) -> None:
+        self.lex = lexicon()
+        gazetteer()
+
+    def tag(self, text: str, language: str | None = None) -> TagResult:
+        truncated = len(text) > MAX_TEXT
+        text = text[:MAX_TEXT]
+        if language:
+            lang, conf = language, 1.0
+        else:
+            guess = detect_language(text)
+            lang, conf = guess.code, guess.confidence
+        norm = normalize(text)
+        tokens, sentences = tokenize(norm.match)
+        events: list[Event] = []
+        sentence_info = []
+        for sent in sentences:
+            s_lang = self._sentence_language(norm.match, sent, lang)
+            found = self._tag_sentence(norm, tokens, sent, s_lang) if s_lang else []
+            events.extend(found)
+            o_start, o_end = norm.original_span(sent.start, sent.end)
+            sentence_info.append({"index": sent.index, "start": o_start, "end": o_end,
+                                  "labels": sorted({e.type for e in found})})
+        return TagResult(lang, conf, _merge(events), sentence_info, truncated)
+
+    @staticmethod
+    def _sentence_language(match: str, sent: Sentence, item_lang: str) -> str | None:
+        if item_lang not in ("ar", "en"):
+            return None
+        chunk = match[sent.start:sent.end]
+        arabic = len(_ARABIC.findall(chunk))
+        return "ar" if arabic * 2 >= sum(c.isalpha() for c in chunk) and arabic else "en"
+
+    def _tag_sentence(self, norm: Normalized, tokens: list[Token], sent: Sentence, lang: str) -> list[Event]:
+        lex = self.lex
+        analyses = [_analyse(tokens[i].text, lang, lex) for i in range(sent.first_token, sent.last_token)]
+        if not any(a.triggers for a in analyses):
+            return []
+        actors = _names_in(tokens, sent, lang, lex, "actors")
+        places = _names_in(tokens, sent, lang, lex, "places")
+        military = any(a.military for a in analyses) or any(n.kind == "armed" for _, _, n in actors)
+        quantities = _quantities_in(tokens, sent, lang, lex)
+        events = []
+        for offset, analysis in enumerate(analyses):
+            i = sent.first_token + offset
+            for trig in analysis.triggers:
+                last = _match_trigger(trig, tokens, i, sent.last_token)
+                if last is None or (trig.needs_military and not military):
+                    continue
+                if _suppressed(trig, tokens, i, last, sent):
+                    continue
+                if trig.subtype in _GROUND and _civilian_target(tokens, last, sent, lang, lex):
+                    continue
+                if trig.modal and _modal_cue(trig, tokens, i, last, sent, lang, lex):
+                    continue
+                events.append(self._event(norm, tokens, sent, trig, i, last, actors, places, quantities))
+        return events
+
+    def _event(self, norm, tokens, sent, trig, first, last, actors, places, quantities) -> Event:
+        o_start, o_end = norm.original_span(tokens[first].start, tokens[last].end)
+        trigger = {"text": norm.original[o_start:o_end], "start": o_start, "end": o_end}
+        return Event(
+            type=trig.type, subtype=trig.subtype, sentence=sent.index, trigger=trigger, rule=trig.id,
+            confidence=min(0.99, trig.confidence + (0.05 if actors else 0.0)),
+            actors=_mentions(norm, tokens, actors, first, last, NEAR_TOKENS),
+            locations=_mentions(norm, tokens, places, first, last, NEAR_TOKENS),
+            quantities=[_quantity(norm, tokens, q) for q in quantities
+                        if abs(q[0] - first) <= QUANTITY_TOKENS or abs(q[1] - last) <= QUANTITY_TOKENS],
+        )
+
+
+def _mentions(norm: Normalized, tokens: list[Token], names, first: int, last: int, near: int) -> list[Mention]:
+    out: dict[str, Mention] = {}
+    for a, b, name in sorted(names, key=lambda h: min(abs(h[0] - first), abs(h[1] - last))):
+        if min(abs(a - last), abs(b - first)) > near or name.canonical in out:
+            continue
+        o_start, o_end = norm.original_span(tokens[a].start, tokens[b].end)
+        out[name.canonical] = Mention(norm.original[o_start:o_end], o_start, o_end, name.canonical,
+                                      name.kind, name.country, name.lat, name.lon)
+    return list(out.values())
+
+
+def _quantity(norm: Normalized, tokens: list[Token], q) -> Quantity:
+    a, b, value, unit = q
+    o_start, o_end = norm.original_span(tokens[a].start, tokens[b].end)
+    return Quantity(value, unit, norm.original[o_start:o_end], o_start, o_end)
+
+
+def _merge(events: list[Event]) -> list[Event]:
+    """One event per (type, sentence, place): the most confident keeps its trigger."""
+    merged: dict[tuple, Event] = {}
+    for ev in sorted(events, key=lambda e: -e.confidence):
+        place = ev.locations[0].canonical if ev.locations else ""
+        key = (ev.type, ev.sentence, place)
+        kept = merged.get(key)
+        if kept is None:
+            ev.rules = [ev.rule]
+            merged[key] = ev
+            continue
+        if ev.rule not in kept.rules:
+            kept.rules.append(ev.rule)
+        for attr in ("actors", "locations"):
+            have = {m.canonical for m in getattr(kept, attr)}
+            getattr(kept, attr).extend(m for m in getattr(ev, attr) if m.canonical not in have)
+        have_q = {(q.value, q.unit) for q in kept.quantities}
+        kept.quantities.extend(q for q in ev.quantities if (q.value, q.unit) not in have_q)
+    return sorted(merged.values(), key=lambda e: (e.sentence, e.trigger["start"]))
+
+
+_DEFAULT: Tagger | None = None
+
+
+def default_tagger() -> Tagger:
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = Tagger()
+    return _DEFAULT
+
+
+def tag(text: str, language: str | None = None) -> TagResult:
+    return default_tagger().tag(text, language)

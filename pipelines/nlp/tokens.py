@@ -1,0 +1,141 @@
+"""Tokens, sentences and word stems over the match form of a text.
+
+Arabic attaches conjunctions, prepositions and the article to the front of a word and pronouns
+to its end ("وبالقوات", "قواتها"). Instead of a full morphological analyser the matcher strips
+the affixes listed in affixes.yaml and looks every candidate stem up; the result is cached per
+surface form, and news vocabulary repeats enough that the cache answers most tokens.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .normalize import match_key
+from .resources import load_data
+
+TOKEN_RE = re.compile(r"\w+(?:[-'.]\w+)*|[^\w\s]", re.UNICODE)
+SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+|\n+")
+_ARABIC = re.compile("[\u0621-\u064a]")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    text: str   # match form
+    start: int  # offsets into the display/match text
+    end: int
+    sentence: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    index: int
+    start: int
+    end: int
+    first_token: int
+    last_token: int  # exclusive
+
+
+def tokenize(match_text: str) -> tuple[list[Token], list[Sentence]]:
+    bounds = []
+    start = 0
+    for m in SENTENCE_END_RE.finditer(match_text):
+        if match_text[start:m.start()].strip():
+            bounds.append((start, m.start()))
+        start = m.end()
+    if match_text[start:].strip():
+        bounds.append((start, len(match_text)))
+    tokens: list[Token] = []
+    sentences: list[Sentence] = []
+    for s_index, (s_start, s_end) in enumerate(bounds):
+        first = len(tokens)
+        for m in TOKEN_RE.finditer(match_text, s_start, s_end):
+            tokens.append(Token(m.group(0), m.start(), m.end(), s_index))
+        sentences.append(Sentence(s_index, s_start, s_end, first, len(tokens)))
+    return tokens, sentences
+
+
+class _Affixes:
+    def __init__(self) -> None:
+        data = load_data("affixes")
+        self.ar_prefixes = tuple(sorted({match_key(p) for p in data["ar"]["prefixes"]}, key=len, reverse=True))
+        self.ar_suffixes = tuple(sorted({match_key(s) for s in data["ar"]["suffixes"]}, key=len, reverse=True))
+        self.en_suffixes = tuple((s, r) for s, r in data["en"]["suffixes"])
+        self.min_stem = int(data["ar"]["min_stem"])
+        # clitics proper (no verb prefixes): what may stand before a name
+        self.ar_clitics = tuple(p for p in self.ar_prefixes if set(p) <= set("وفبلك") or p.endswith("ال"))
+
+
+@lru_cache(maxsize=1)
+def _affixes() -> _Affixes:
+    return _Affixes()
+
+
+_STEM_CACHE: dict[str, frozenset[str]] = {}
+_STEM_CACHE_LIMIT = 300_000
+
+
+def stems(token: str) -> frozenset[str]:
+    """The token and every affix-stripped form of it (cached)."""
+    found = _STEM_CACHE.get(token)
+    if found is None:
+        found = _arabic_stems(token) if _ARABIC.match(token) else _english_stems(token)
+        if len(_STEM_CACHE) >= _STEM_CACHE_LIMIT:
+            _STEM_CACHE.clear()
+        _STEM_CACHE[token] = found
+    return found
+
+
+@lru_cache(maxsize=100_000)
+def name_stems(token: str) -> frozenset[str]:
+    """For names only clitics come off: "بدمشق" is Damascus, "حماسا" is not Hamas."""
+    if not _ARABIC.match(token):
+        return frozenset((token,))
+    return frozenset(_arabic_bodies(token))
+
+
+def _arabic_bodies(token: str) -> list[str]:
+    aff = _affixes()
+    bodies = [token]
+    for pre in aff.ar_clitics:
+        if token.startswith(pre) and len(token) - len(pre) >= aff.min_stem:
+            body = token[len(pre):]
+            bodies.append(body)
+            if pre.endswith("لل"):
+                bodies.append("ال" + body)
+    return bodies
+
+
+def _arabic_stems(token: str) -> frozenset[str]:
+    aff = _affixes()
+    out = {token}
+    bodies = [token]
+    for pre in aff.ar_prefixes:
+        if token.startswith(pre) and len(token) - len(pre) >= aff.min_stem:
+            body = token[len(pre):]
+            bodies.append(body)
+            if pre.endswith("لل"):
+                bodies.append("ال" + body)  # "للجيش" = ل + الجيش
+    for body in bodies:
+        out.add(body)
+        for suf in aff.ar_suffixes:
+            if body.endswith(suf) and len(body) - len(suf) >= aff.min_stem:
+                stem = body[: -len(suf)]
+                out.add(stem)
+                if stem.endswith("ت"):
+                    out.add(stem[:-1] + "ه")  # قوتها -> قوه (ة folded to ه)
+    return frozenset(out)
+
+
+def _english_stems(token: str) -> frozenset[str]:
+    out = {token}
+    if token.endswith("'s"):
+        token = token[:-2]
+        out.add(token)
+    for suf, repl in _affixes().en_suffixes:
+        if token.endswith(suf) and len(token) - len(suf) >= 3:
+            base = token[: -len(suf)] + repl
+            out.add(base)
+            if len(base) > 3 and base[-1] == base[-2] and suf in ("ed", "ing"):
+                out.add(base[:-1])  # shelled -> shell -> shel? keep both forms
+    return frozenset(out)

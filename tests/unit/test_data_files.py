@@ -1,0 +1,44 @@
+"""Every data file matches its schema, and the schemas reject broken files."""
+import copy
+
+import pytest
+
+from pipelines.nlp.resources import DataFileError, data_stems, load_data, validate
+
+EXPECTED = {"actors", "affixes", "context", "modality", "places", "splitter", "triggers", "units"}
+
+
+def test_every_data_file_is_known_and_valid():
+    assert set(data_stems()) == EXPECTED
+    for stem in data_stems():
+        load_data(stem)  # validates
+
+
+def test_trigger_ids_are_unique():
+    ids = [t["id"] for t in load_data("triggers")["triggers"]]
+    assert len(ids) == len(set(ids))
+
+
+def test_triggers_cover_every_type_in_both_languages():
+    rows = load_data("triggers")["triggers"]
+    covered = {(t["lang"], t["type"]) for t in rows}
+    assert covered == {(l, t) for l in ("ar", "en") for t in ("offensive", "ceasefire", "troop_buildup")}
+
+
+@pytest.mark.parametrize("stem, breaker", [
+    ("triggers", lambda d: d["triggers"][0].update(type="riot")),
+    ("triggers", lambda d: d["triggers"][0].update(pattern="a||b")),
+    ("places", lambda d: d["places"][0].update(lat=123)),
+    ("actors", lambda d: d["actors"][0].update(kind="alien")),
+    ("splitter", lambda d: d.pop("number_heads")),
+])
+def test_schema_rejects_broken_files(stem, breaker):
+    data = copy.deepcopy(load_data(stem))
+    breaker(data)
+    with pytest.raises(DataFileError, match=f"{stem}.yaml is invalid"):
+        validate(stem, data)
+
+
+def test_places_have_arabic_or_english_names():
+    for row in load_data("places")["places"]:
+        assert row.get("ar") or row.get("en"), row["canonical"]

@@ -1,0 +1,81 @@
+"""Each event type in both languages: positive, negative and modality cases (our own sentences)."""
+import pytest
+
+from pipelines.nlp.tagging import tag
+
+
+def labels(text: str, lang: str | None = None) -> set[str]:
+    return tag(text, lang).labels
+
+
+@pytest.mark.parametrize("text, expected", [
+    # offensive
+    ("شنت الطائرات الحربية غارات على مواقع المسلحين شمال المدينة", {"offensive"}),
+    ("سيطر الجيش على ثلاث قرى بعد اشتباكات مع المسلحين", {"offensive"}),
+    ("Government warplanes carried out airstrikes on rebel positions near the town.", {"offensive"}),
+    ("Rebels captured two villages after clashes with army troops.", {"offensive"}),
+    # ceasefire
+    ("أعلن الطرفان التوصل إلى هدنة لمدة شهر", {"ceasefire"}),
+    ("The two sides agreed to extend the ceasefire for another month.", {"ceasefire"}),
+    # troop build-up
+    ("أرسل الجيش تعزيزات عسكرية إلى الحدود", {"troop_buildup"}),
+    ("The army sent reinforcements and tanks to the border.", {"troop_buildup"}),
+    ("Thousands of troops were massed near the frontier as the army raised its alert level.", {"troop_buildup"}),
+])
+def test_positive(text, expected):
+    assert labels(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "افتتح الوزير معرضا للكتاب في العاصمة",
+    "The central bank raised interest rates on Tuesday.",
+    "Protesters clashed with police outside parliament.",
+    "The striker scored twice as the team advanced to the final.",
+    "حقق الفريق تقدما كبيرا في المفاوضات التجارية",
+])
+def test_negative(text):
+    assert labels(text) == set()
+
+
+@pytest.mark.parametrize("text", [
+    "حذرت الحكومة من هجوم وشيك على المدينة",              # feared
+    "لم يشن الجيش أي هجوم على البلدة",                    # negated
+    "The minister warned that any attack would be answered.",
+    "Officials fear an imminent attack on the capital.",
+    "The army did not attack the town.",
+    "The group threatened to attack army positions next month.",
+])
+def test_modality_cancels_offensives(text):
+    assert "offensive" not in labels(text)
+
+
+def test_build_up_counts_even_when_it_prepares_a_future_fight():
+    assert "troop_buildup" in labels("The army is massing troops ahead of a planned offensive.")
+
+
+def test_strikes_on_reinforcements_are_offensive_only():
+    got = labels("Airstrikes hit reinforcements of the militia near the city.")
+    assert got == {"offensive"}
+
+
+def test_event_carries_trigger_offsets_actors_places_quantities_and_rule():
+    text = "وجندت القوات الكردية نحو3000 مقاتل في الرقة"
+    result = tag(text)
+    event = next(e for e in result.events if e.type == "troop_buildup")
+    assert text[event.trigger["start"]:event.trigger["end"]] == event.trigger["text"]
+    assert event.rule.startswith("ar.tb.")
+    assert "Syrian Kurdish forces" in [a.canonical for a in event.actors]
+    raqqa = next(p for p in event.locations if p.canonical == "Raqqa")
+    assert raqqa.country == "SY" and 35 < raqqa.lat < 37
+    assert [(q.value, q.unit) for q in event.quantities] == [(3000.0, "fighters")]
+
+
+def test_duplicates_in_one_sentence_are_merged():
+    result = tag("Artillery shelled the town and airstrikes hit the town again.", "en")
+    offensives = [e for e in result.events if e.type == "offensive"]
+    assert len(offensives) == 1 and len(offensives[0].rules) >= 2
+
+
+def test_non_arabic_non_english_items_get_no_events():
+    result = tag("Les avions ont bombardé les positions rebelles.")
+    assert result.language == "fr" and result.events == []
