@@ -105,6 +105,25 @@ def cmd_eval_normalize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stack(args: argparse.Namespace) -> int:
+    from connectors import stack
+    from .settings import load_settings
+
+    settings = load_settings().stack
+    if args.action == "up":
+        print(f"starting Kafka and OpenSearch under {settings.home} (first run downloads jars from Maven Central)...")
+        stack.up(settings)
+    elif args.action == "down":
+        stack.down(settings)
+        print("stack stopped")
+        return 0
+    rows = stack.status(settings)
+    print(f"{'component':<12}{'port':>7}{'pid':>9}{'rss MB':>9}  state")
+    for c in rows:
+        print(f"{c.name:<12}{c.port:>7}{(c.pid or '-')!s:>9}{(c.rss_mb or '-')!s:>9}  {'running' if c.alive else 'stopped'}")
+    return 0 if all(c.alive for c in rows) or args.action == "status" else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newswatch", description="Event monitoring for Arabic and English news.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,14 +149,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval_normalize)
+
+    p = sub.add_parser("stack", help="fetch, start, stop or inspect the local Kafka + OpenSearch stack")
+    p.add_argument("action", choices=["up", "down", "status"])
+    p.set_defaults(func=cmd_stack)
     return parser
+
+
+def _stack_error() -> type[Exception]:
+    from connectors.stack import StackError
+
+    return StackError
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UserError, EvalInputError, DataFileError) as err:
+    except (UserError, EvalInputError, DataFileError, _stack_error()) as err:
         print(f"newswatch: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:

@@ -1,0 +1,284 @@
+"""The local stack: a real Apache Kafka broker and a real OpenSearch node on loopback.
+
+Both are resolved from Maven Central with `mvn dependency:copy-dependencies` (the POMs are in
+deploy/stack/), configured under a project-local, git-ignored directory, started as plain Java
+processes, waited on until they really answer, and stopped by the PID we recorded. A second
+`up` downloads nothing: the copied jars carry a stamp of the POM they came from.
+
+Used by `newswatch stack up|down|status` and by the integration-test fixtures (with other ports
+and another directory, so tests never touch a developer's stack).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.settings import REPO_DIR, StackSettings
+
+DEPLOY = REPO_DIR / "deploy" / "stack"
+READY_TIMEOUT_S = 180
+
+
+class StackError(RuntimeError):
+    """Something in the local stack could not be fetched or started; the message says what to do."""
+
+
+@dataclass
+class Component:
+    name: str
+    pid: int | None
+    port: int
+    alive: bool
+    rss_mb: float | None
+
+
+def _java(settings: StackSettings, tool: str = "java") -> str:
+    home = settings.java_home or (Path(os.environ["JAVA_HOME"]) if os.environ.get("JAVA_HOME") else None)
+    path = str(home / "bin" / tool) if home else shutil.which(tool)
+    if not path or not Path(path).exists():
+        raise StackError(f"`{tool}` not found: install a JDK 17+ or set NEWSWATCH_STACK__JAVA_HOME")
+    return path
+
+
+def resolve_jars(component: str, home: Path) -> Path:
+    """Copy the component's runtime jars from Maven into home/<component>/lib (once per POM)."""
+    pom = DEPLOY / component / "pom.xml"
+    lib = home / component / "lib"
+    stamp = lib / ".pom.sha256"
+    digest = hashlib.sha256(pom.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return lib
+    mvn = shutil.which("mvn")
+    if not mvn:
+        raise StackError("Maven (`mvn`) is needed to fetch Kafka and OpenSearch jars: install it (apt-get install maven)")
+    if lib.exists():
+        shutil.rmtree(lib)
+    lib.mkdir(parents=True)
+    cmd = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies", f"-DoutputDirectory={lib}"]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise StackError(f"could not resolve {component} from Maven Central:\n{done.stdout[-2000:]}{done.stderr[-2000:]}\n"
+                         f"Check network access to the Maven registry and the versions in {pom}.")
+    stamp.write_text(digest)
+    return lib
+
+
+def _pid_file(home: Path, component: str) -> Path:
+    return home / component / "pid"
+
+
+def _read_pid(home: Path, component: str) -> int | None:
+    path = _pid_file(home, component)
+    try:
+        pid = int(path.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie we started ourselves is dead for our purposes
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+        return state != "Z"
+    except (FileNotFoundError, IndexError):
+        return True
+
+
+def _rss_mb(pid: int | None) -> float | None:
+    if not pid:
+        return None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except FileNotFoundError:
+        return None
+    return None
+
+
+def _spawn(cmd: list[str], home: Path, component: str) -> int:
+    log = (home / component / "server.log").open("ab")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            cwd=home / component, start_new_session=True)
+    _pid_file(home, component).write_text(str(proc.pid))
+    return proc.pid
+
+
+def _wait(check, what: str, pid: int, home: Path, component: str) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            tail = (home / component / "server.log").read_text(errors="replace")[-3000:]
+            raise StackError(f"{what} exited while starting. Last log lines:\n{tail}")
+        if check():
+            return
+        time.sleep(0.5)
+    raise StackError(f"{what} did not become ready in {READY_TIMEOUT_S}s; see {home / component / 'server.log'}")
+
+
+# --- Kafka -----------------------------------------------------------------------------------
+
+def _kafka_properties(s: StackSettings, data: Path) -> str:
+    return "\n".join([
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"controller.quorum.voters=1@127.0.0.1:{s.kafka_controller_port}",
+        f"listeners=PLAINTEXT://127.0.0.1:{s.kafka_port},CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
+        f"advertised.listeners=PLAINTEXT://127.0.0.1:{s.kafka_port}",
+        "controller.listener.names=CONTROLLER",
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        f"log.dirs={data}",
+        "num.partitions=3",
+        "offsets.topic.replication.factor=1",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "group.initial.rebalance.delay.ms=0",
+        "auto.create.topics.enable=false",
+        # newswatch items are capped at 1 MB of text; leave room for the JSON around it
+        "message.max.bytes=4194304",
+        "",
+    ])
+
+
+def _kafka_ready(bootstrap: str) -> bool:
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+        admin.list_topics()
+        admin.close()
+        return True
+    except (KafkaError, OSError, ValueError):
+        return False
+
+
+def start_kafka(s: StackSettings) -> int:
+    home = s.home
+    pid = _read_pid(home, "kafka")
+    if pid:
+        return pid
+    lib = resolve_jars("kafka", home)
+    base = home / "kafka"
+    data = base / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    props = base / "server.properties"
+    props.write_text(_kafka_properties(s, data))
+    (base / "log4j2.properties").write_text(
+        "rootLogger.level=INFO\nrootLogger.appenderRef.out.ref=OUT\n"
+        "appender.out.type=Console\nappender.out.name=OUT\nappender.out.layout.type=PatternLayout\n"
+        "appender.out.layout.pattern=%d %p %c{1} %m%n\n")
+    java = _java(s)
+    cp = f"{lib}/*"
+    if not (data / "meta.properties").exists():
+        cluster_id = subprocess.run([java, "-cp", cp, "kafka.tools.StorageTool", "random-uuid"],
+                                    capture_output=True, text=True, check=True).stdout.split()[-1]
+        done = subprocess.run([java, "-cp", cp, "kafka.tools.StorageTool", "format", "-t", cluster_id,
+                               "-c", str(props), "-g"], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise StackError(f"formatting Kafka storage failed:\n{done.stdout}{done.stderr}")
+    pid = _spawn([java, f"-Xmx{s.kafka_heap}", f"-Xms{s.kafka_heap}",
+                  f"-Dlog4j2.configurationFile={base / 'log4j2.properties'}",
+                  "-cp", cp, "kafka.Kafka", str(props)], home, "kafka")
+    bootstrap = f"127.0.0.1:{s.kafka_port}"
+    _wait(lambda: _kafka_ready(bootstrap), f"Kafka on {bootstrap}", pid, home, "kafka")
+    return pid
+
+
+# --- OpenSearch ------------------------------------------------------------------------------
+
+def _compile_launcher(s: StackSettings, lib: Path) -> Path:
+    src = DEPLOY / "opensearch" / "launcher" / "NewswatchOpenSearch.java"
+    out = s.home / "opensearch" / "launcher"
+    stamp = out / ".src.sha256"
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run([_java(s, "javac"), "-d", str(out), "-cp", f"{lib}/*", str(src)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise StackError(f"compiling the OpenSearch launcher failed:\n{done.stderr[-3000:]}")
+    stamp.write_text(digest)
+    return out
+
+
+def http_ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_cluster/health?wait_for_status=yellow&timeout=2s", timeout=5) as resp:
+            return json.loads(resp.read()).get("status") in ("yellow", "green")
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def start_opensearch(s: StackSettings) -> int:
+    home = s.home
+    pid = _read_pid(home, "opensearch")
+    if pid:
+        return pid
+    lib = resolve_jars("opensearch", home)
+    classes = _compile_launcher(s, lib)
+    node_home = home / "opensearch" / "node"
+    node_home.mkdir(parents=True, exist_ok=True)
+    (node_home / "config").mkdir(exist_ok=True)
+    (node_home / "config" / "log4j2.properties").write_text(
+        "status=error\nrootLogger.level=info\nrootLogger.appenderRef.out.ref=OUT\n"
+        "appender.out.type=Console\nappender.out.name=OUT\nappender.out.layout.type=PatternLayout\n"
+        "appender.out.layout.pattern=[%d][%-5p][%c{1}] %m%n\n")
+    pid = _spawn([_java(s), f"-Xms{s.search_heap}", f"-Xmx{s.search_heap}",
+                  "-Dlog4j2.disable.jmx=true", f"-Dlog4j.configurationFile={node_home / 'config' / 'log4j2.properties'}",
+                  "-Dopensearch.set.netty.runtime.available.processors=false",
+                  "-cp", f"{lib}/*:{classes}", "NewswatchOpenSearch", str(node_home),
+                  str(s.search_http_port), str(s.search_transport_port)], home, "opensearch")
+    url = f"http://127.0.0.1:{s.search_http_port}"
+    _wait(lambda: http_ready(url), f"OpenSearch on {url}", pid, home, "opensearch")
+    return pid
+
+
+# --- the whole stack ---------------------------------------------------------------------------
+
+def up(s: StackSettings) -> list[Component]:
+    s.home.mkdir(parents=True, exist_ok=True)
+    start_kafka(s)
+    start_opensearch(s)
+    return status(s)
+
+
+def stop(s: StackSettings, component: str, grace_s: float = 30) -> None:
+    pid = _read_pid(s.home, component)
+    if pid:
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+    _pid_file(s.home, component).unlink(missing_ok=True)
+
+
+def down(s: StackSettings) -> None:
+    for component in ("opensearch", "kafka"):
+        stop(s, component)
+
+
+def status(s: StackSettings) -> list[Component]:
+    out = []
+    for name, port in (("kafka", s.kafka_port), ("opensearch", s.search_http_port)):
+        pid = _read_pid(s.home, name)
+        out.append(Component(name, pid, port, pid is not None, _rss_mb(pid)))
+    return out
