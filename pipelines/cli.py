@@ -124,6 +124,42 @@ def cmd_stack(args: argparse.Namespace) -> int:
     return 0 if all(c.alive for c in rows) or args.action == "status" else 1
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    import logging
+
+    from .settings import load_settings
+    from .streaming import run
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = load_settings()
+    if args.from_beginning:
+        from connectors import kafka
+
+        kafka.ensure_topics(settings.kafka)
+        kafka.reset_group(settings.kafka, settings.kafka.topic)
+    print(f"newswatch: streaming {settings.kafka.topic}@{settings.kafka.bootstrap} -> "
+          f"{settings.search.backend} {settings.search.url} on {settings.pipeline.runner} (Ctrl-C stops)", flush=True)
+    run(settings)
+    return 0
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    from connectors import kafka
+
+    from .settings import load_settings
+
+    settings = load_settings().kafka
+    path = Path(args.file)
+    if not path.is_file():
+        raise UserError(f"no such file: {args.file}. `newswatch produce` sends each line of a JSONL file as one message.")
+    lines = [line for line in path.read_bytes().splitlines() if line.strip()]
+    kafka.ensure_topics(settings)
+    kafka.produce(settings, lines, topic=args.topic)
+    print(f"sent {len(lines)} message(s) to {args.topic or settings.topic}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newswatch", description="Event monitoring for Arabic and English news.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -153,6 +189,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stack", help="fetch, start, stop or inspect the local Kafka + OpenSearch stack")
     p.add_argument("action", choices=["up", "down", "status"])
     p.set_defaults(func=cmd_stack)
+
+    p = sub.add_parser("run", help="run the streaming pipeline (Kafka -> tagging -> search engine)")
+    p.add_argument("--from-beginning", action="store_true", help="rewind the consumer group first (a replay)")
+    p.add_argument("--verbose", action="store_true")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("produce", help="send a JSONL file of news items to Kafka, one message per line")
+    p.add_argument("file")
+    p.add_argument("--topic", help="topic (default: kafka.topic)")
+    p.set_defaults(func=cmd_produce)
     return parser
 
 

@@ -296,7 +296,10 @@ class Tagger:
         else:
             guess = detect_language(text)
             lang, conf = guess.code, guess.confidence
-        norm = normalize(text)
+        return self.tag_normalized(normalize(text), lang, conf, truncated)
+
+    def tag_normalized(self, norm: Normalized, lang: str, conf: float = 1.0, truncated: bool = False) -> TagResult:
+        """Tag text that is already normalized (the Beam pipeline normalizes in its own step)."""
         tokens, sentences = tokenize(norm.match)
         events: list[Event] = []
         sentence_info = []

@@ -1,0 +1,152 @@
+"""Elasticsearch / OpenSearch behind one small interface.
+
+The official `elasticsearch` client refuses to talk to OpenSearch (it checks the
+X-Elastic-Product header) and opensearch-py is not meant for Elasticsearch 8+, so each backend
+uses its own client; the rest of newswatch sees only `SearchBackend`.
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipelines.settings import REPO_DIR, SearchSettings
+
+INDEX_DIR = REPO_DIR / "schemas" / "index"
+RETRY_STATUSES = {429, 502, 503, 504}
+
+
+class SearchError(RuntimeError):
+    pass
+
+
+@dataclass
+class BulkItemResult:
+    doc_id: str
+    index: str
+    ok: bool
+    status: int
+    error: str | None = None
+
+
+def _template(name: str) -> dict:
+    template = json.loads((INDEX_DIR / f"{name}.template.json").read_text(encoding="utf-8"))
+    analysis = json.loads((INDEX_DIR / "analysis.json").read_text(encoding="utf-8"))
+    template["template"]["settings"].update(analysis)
+    return template
+
+
+class SearchBackend:
+    """Index templates, bulk writes with retries, counts and searches."""
+
+    def __init__(self, settings: SearchSettings) -> None:
+        self.settings = settings
+        self.client = _make_client(settings)
+
+    # -- setup --------------------------------------------------------------------------------
+    def ensure_templates(self) -> None:
+        s = self.settings
+        for name, index in (("articles", s.articles_index), ("events", s.events_index)):
+            body = _template(name)
+            body["index_patterns"] = [f"{index}*"]
+            self.client.indices.put_index_template(name=f"newswatch-{name}", body=body)
+            if not self.client.indices.exists(index=index):
+                self.client.indices.create(index=index)
+
+    # -- writes -------------------------------------------------------------------------------
+    def bulk_index(self, docs: list[tuple[str, str, dict]]) -> list[BulkItemResult]:
+        """Index (index, id, doc) triples. Retries the request, and the items that got 429,
+        with exponential backoff; returns one result per input, in order."""
+        pending = list(range(len(docs)))
+        results: list[BulkItemResult | None] = [None] * len(docs)
+        attempt = 0
+        while pending:
+            body: list[dict] = []
+            for i in pending:
+                index, doc_id, doc = docs[i]
+                body.append({"index": {"_index": index, "_id": doc_id}})
+                body.append(doc)
+            try:
+                response = self._bulk(body)
+            except SearchError:
+                if attempt >= self.settings.bulk_max_retries:
+                    raise
+                attempt += 1
+                _backoff(attempt)
+                continue
+            retry = []
+            for i, item in zip(pending, response["items"]):
+                info = next(iter(item.values()))
+                status = int(info.get("status", 500))
+                index, doc_id, _ = docs[i]
+                if status < 300:
+                    results[i] = BulkItemResult(doc_id, index, True, status)
+                elif status in RETRY_STATUSES and attempt < self.settings.bulk_max_retries:
+                    retry.append(i)
+                else:
+                    err = info.get("error")
+                    results[i] = BulkItemResult(doc_id, index, False, status, json.dumps(err) if err else f"HTTP {status}")
+            pending = retry
+            if pending:
+                attempt += 1
+                _backoff(attempt)
+        return [r for r in results if r is not None]
+
+    def _bulk(self, body: list[dict]) -> dict[str, Any]:
+        try:
+            return _body(self.client.bulk(body=body, refresh="false"))
+        except Exception as err:  # transport errors differ between the two clients
+            status = getattr(err, "status_code", None) or getattr(getattr(err, "meta", None), "status", None)
+            if status is not None and int(status) < 500 and int(status) != 429:
+                raise SearchError(f"bulk request rejected ({status}): {err}") from err
+            raise SearchError(f"bulk request failed: {err}") from err
+
+    # -- reads --------------------------------------------------------------------------------
+    def refresh(self, index: str) -> None:
+        self.client.indices.refresh(index=index)
+
+    def count(self, index: str, query: dict | None = None) -> int:
+        body = {"query": query} if query else None
+        return int(_body(self.client.count(index=index, body=body))["count"])
+
+    def search(self, index: str, body: dict) -> dict:
+        return _body(self.client.search(index=index, body=body))
+
+    def get(self, index: str, doc_id: str) -> dict | None:
+        try:
+            return _body(self.client.get(index=index, id=doc_id))["_source"]
+        except Exception as err:
+            if "404" in str(err) or getattr(err, "status_code", None) == 404:
+                return None
+            raise
+
+    def delete_indices(self) -> None:
+        for index in (self.settings.articles_index, self.settings.events_index):
+            self.client.indices.delete(index=index, ignore_unavailable=True) if self.settings.backend == "elasticsearch" \
+                else self.client.indices.delete(index=index, ignore=[404])
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(min(10.0, 0.2 * 2 ** attempt) * (0.5 + random.random() / 2))
+
+
+def _body(response: Any) -> dict:
+    return response.body if hasattr(response, "body") else response
+
+
+def _make_client(s: SearchSettings):
+    auth = (s.username, s.password) if s.username else None
+    if s.backend == "opensearch":
+        from opensearchpy import OpenSearch
+
+        return OpenSearch(hosts=[s.url], http_auth=auth, timeout=30, http_compress=True)
+    from elasticsearch import Elasticsearch
+
+    return Elasticsearch(s.url, basic_auth=auth, request_timeout=30, http_compress=True)
+
+
+def template_files() -> list[Path]:
+    return sorted(INDEX_DIR.glob("*.json"))

@@ -1,0 +1,56 @@
+"""The newswatch streaming pipeline: Kafka -> validate -> language -> normalize -> tag ->
+geocode -> Elasticsearch/OpenSearch, with dead letters and offsets committed after durability."""
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from connectors.kafka_io import CommitDurableOffsets, ReadFromKafka, WriteDeadLetters
+from connectors.search_io import WriteToSearch
+
+from .settings import Settings
+from .transforms.documents import ToDocuments
+from .transforms.geo import Geocode
+from .transforms.language import DetectLanguage
+from .transforms.normalize import NormalizeText
+from .transforms.tagging import TagEvents
+from .transforms.validate import DEAD, ParseAndValidate
+
+
+def build(pipeline: beam.Pipeline, settings: Settings) -> None:
+    records = pipeline | "ReadNews" >> ReadFromKafka(settings.kafka)
+    parsed = records | "Validate" >> ParseAndValidate(settings.pipeline.max_item_bytes)
+    articles, dead_lang = parsed.articles | "Language" >> DetectLanguage()
+    articles, dead_norm = articles | "Normalize" >> NormalizeText()
+    articles, dead_tag = articles | "Tagging" >> TagEvents()
+    articles, dead_geo = articles | "Geo" >> Geocode()
+    written = articles | "ToDocuments" >> ToDocuments(settings.search) | "Index" >> WriteToSearch(settings.search)
+    dead = ((parsed[DEAD], dead_lang, dead_norm, dead_tag, dead_geo, written[DEAD])
+            | "AllDeadLetters" >> beam.Flatten())
+    dlq_done = dead | "DeadLetterQueue" >> WriteDeadLetters(settings.kafka)
+    ((written.done, dlq_done) | "AllDone" >> beam.Flatten()
+     | "CommitOffsets" >> CommitDurableOffsets(settings.kafka))
+
+
+def runner_options(settings: Settings, extra: list[str] | None = None) -> PipelineOptions:
+    p = settings.pipeline
+    if p.runner == "prism":
+        if not p.prism_binary.exists():
+            raise FileNotFoundError(f"Prism runner binary not found at {p.prism_binary}: run ./setup.sh "
+                                    "(it builds Prism from the Go module proxy) or set NEWSWATCH_PIPELINE__PRISM_BINARY")
+        args = ["--runner=PrismRunner", f"--prism_location={p.prism_binary}", "--environment_type=LOOPBACK"]
+    else:
+        if not p.flink_master:
+            raise ValueError("runner flink needs pipeline.flink_master (host:port of the Flink job server)")
+        args = ["--runner=FlinkRunner", f"--flink_master={p.flink_master}", "--environment_type=LOOPBACK"]
+    return PipelineOptions(args + ["--streaming", "--job_name=newswatch"] + (extra or []))
+
+
+def run(settings: Settings) -> None:
+    from connectors import kafka
+    from connectors.search import SearchBackend
+
+    kafka.ensure_topics(settings.kafka)
+    SearchBackend(settings.search).ensure_templates()
+    with beam.Pipeline(options=runner_options(settings)) as pipeline:
+        build(pipeline, settings)

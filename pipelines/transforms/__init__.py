@@ -1,0 +1,1 @@
+"""Beam transforms of the newswatch pipeline, one concern each, over typed elements."""
