@@ -166,37 +166,6 @@ class ReadFromKafka(beam.PTransform):
         return f"ReadFromKafka({self.topic})"
 
 
-class WriteDeadLettersFn(beam.DoFn):
-    """Produce each DeadLetter to the DLQ topic (acks=all) and pass on its record as Done."""
-
-    def __init__(self, settings: KafkaSettings) -> None:
-        self.settings = settings
-        self._producer = None
-        self._pending: list = []
-
-    def setup(self) -> None:
-        self._producer = kafka.producer(self.settings)
-
-    def process(self, letter: DeadLetter):
-        LOG.warning("dead letter %s at %s: %s", letter.reason, letter.record.source, letter.error[:200])
-        future = self._producer.send(self.settings.dlq_topic, value=letter.to_json(), key=letter.record.key)
-        future.get(timeout=60)  # durable before the offset may be committed
-        yield kafka.done(letter.record)
-
-    def teardown(self) -> None:
-        if self._producer is not None:
-            self._producer.close()
-
-
-class WriteDeadLetters(beam.PTransform):
-    def __init__(self, settings: KafkaSettings) -> None:
-        super().__init__()
-        self.settings = settings
-
-    def expand(self, letters):
-        return letters | "ProduceToDLQ" >> beam.ParDo(WriteDeadLettersFn(self.settings)).with_output_types(Done)
-
-
 class _Frontier:
     """Per partition: the last offset below which everything is durable, and the Done records
     that arrived ahead of it (prev_offset -> offset)."""
@@ -213,37 +182,48 @@ class _Frontier:
             self.last_durable = self.ahead.pop(self.last_durable)
 
 
-# Process-wide on purpose (see CommitDurableOffsets): every DoFn instance in this worker shares it.
+# Process-wide on purpose: every writer DoFn instance in this worker marks into the same frontier.
 _FRONTIERS: dict[tuple[str, str, int], _Frontier] = {}
 _FRONTIERS_LOCK = threading.Lock()
 
 
-class CommitDurableOffsetsFn(beam.DoFn):
+class CommitsDurableOffsets(beam.DoFn):
+    """Base of the DoFns that make records durable (search writer, dead-letter writer).
+
+    They mark each record Done once its outputs are acknowledged, and at the end of every
+    bundle commit, per partition, the offset below which every record is durable. Offsets are
+    committed here rather than in a separate stage because Prism 2.75 starves the stage behind a
+    Flatten or a stateful DoFn downstream of an unbounded source whose residual holds the
+    watermark at the minimum (apache/beam#39446): elements stopped reaching such a stage.
+
+    The frontier lives in the worker process. With one worker (Prism, LOOPBACK) every record of
+    a partition is marked there. On a multi-worker runner a partition's records could be split
+    across workers: commits would then stall (safe: nothing is lost, a restart re-reads and
+    overwrites); that path is not tested yet.
+    """
+
     def __init__(self, settings: KafkaSettings) -> None:
         self.settings = settings
-        self._consumer = None
+        self._group_consumer = None
         self._touched: set[tuple[str, str, int]] = set()
 
     def setup(self) -> None:
         from kafka import KafkaConsumer
 
-        self._consumer = KafkaConsumer(bootstrap_servers=self.settings.bootstrap, group_id=self.settings.group_id,
-                                       enable_auto_commit=False)
+        self._group_consumer = KafkaConsumer(bootstrap_servers=self.settings.bootstrap,
+                                             group_id=self.settings.group_id, enable_auto_commit=False)
 
-    def process(self, item: Done):
-        key = (self.settings.group_id, item.topic, item.partition)
+    def mark_durable(self, record: KafkaRecord) -> None:
+        key = (self.settings.group_id, record.topic, record.partition)
         with _FRONTIERS_LOCK:
             frontier = _FRONTIERS.get(key)
             if frontier is None:
-                start = kafka.start_offset(self.settings, item.topic, item.partition)
+                start = kafka.start_offset(self.settings, record.topic, record.partition)
                 frontier = _FRONTIERS[key] = _Frontier(start - 1)
-            frontier.add(item)
-        LOG.debug("done %s -> frontier %s", item, frontier.last_durable)
+            frontier.add(kafka.done(record))
         self._touched.add(key)
-        return []
 
     def finish_bundle(self):
-        # One commit per partition per bundle, not per record.
         for key in sorted(self._touched):
             with _FRONTIERS_LOCK:
                 frontier = _FRONTIERS[key]
@@ -252,29 +232,41 @@ class CommitDurableOffsetsFn(beam.DoFn):
                     continue
                 frontier.committed = target - 1
             _, topic, partition = key
-            kafka.commit(self.settings, topic, partition, target, consumer=self._consumer)
+            kafka.commit(self.settings, topic, partition, target, consumer=self._group_consumer)
             LOG.debug("committed %s:%s -> %s", topic, partition, target)
         self._touched.clear()
 
     def teardown(self) -> None:
-        if self._consumer is not None:
-            self._consumer.close()
+        if self._group_consumer is not None:
+            self._group_consumer.close()
 
 
-class CommitDurableOffsets(beam.PTransform):
-    """Commits, per partition, the offset below which every record's outputs are durable.
+class WriteDeadLettersFn(CommitsDurableOffsets):
+    """Produce each DeadLetter to the DLQ topic (acks=all), then mark its record durable."""
 
-    The frontier lives in the worker process, not in Beam state: Prism 2.75 never schedules a
-    stateful stage downstream of an unbounded source that had an empty partition (its residual
-    holds the watermark at the minimum; apache/beam#39446). With one worker (Prism, LOOPBACK)
-    every Done reaches the same process. On a multi-worker runner a partition's Dones could be
-    split across workers: commits would then stall (safe: nothing is lost, a restart re-reads and
-    overwrites) -- run the Flink path with parallelism 1 for this stage until that is solved.
-    """
+    def setup(self) -> None:
+        super().setup()
+        self._producer = kafka.producer(self.settings)
+
+    def process(self, letter: DeadLetter):
+        LOG.warning("dead letter %s at %s: %s", letter.reason, letter.record.source, letter.error[:200])
+        future = self._producer.send(self.settings.dlq_topic, value=letter.to_json(), key=letter.record.key)
+        future.get(timeout=60)  # durable before the offset may be committed
+        self.mark_durable(letter.record)
+        return []
+
+    def teardown(self) -> None:
+        if getattr(self, "_producer", None) is not None:
+            self._producer.close()
+        super().teardown()
+
+
+class WriteDeadLetters(beam.PTransform):
+    """Sink for DeadLetters: one instance per dead-letter output (no Flatten, see above)."""
 
     def __init__(self, settings: KafkaSettings) -> None:
         super().__init__()
         self.settings = settings
 
-    def expand(self, dones):
-        return dones | "Commit" >> beam.ParDo(CommitDurableOffsetsFn(self.settings))
+    def expand(self, letters):
+        return letters | "ProduceToDLQ" >> beam.ParDo(WriteDeadLettersFn(self.settings))

@@ -125,8 +125,8 @@ class SearchBackend:
 
     def delete_indices(self) -> None:
         for index in (self.settings.articles_index, self.settings.events_index):
-            self.client.indices.delete(index=index, ignore_unavailable=True) if self.settings.backend == "elasticsearch" \
-                else self.client.indices.delete(index=index, ignore=[404])
+            if self.client.indices.exists(index=index):
+                self.client.indices.delete(index=index)
 
 
 def _backoff(attempt: int) -> None:

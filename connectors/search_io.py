@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from pipelines.settings import SearchSettings
+from pipelines.settings import KafkaSettings, SearchSettings
 
-from .kafka import done
-from .kafka_io import DeadLetter
+from .kafka_io import CommitsDurableOffsets, DeadLetter
 from .search import SearchBackend, SearchError
 
 DEAD = "dead"
 
 
-class _BulkWriteFn(beam.DoFn):
-    def __init__(self, settings: SearchSettings) -> None:
-        self.settings = settings
+class _BulkWriteFn(CommitsDurableOffsets):
+    def __init__(self, settings: SearchSettings, kafka_settings: KafkaSettings) -> None:
+        super().__init__(kafka_settings)
+        self.search_settings = settings
         self.backend = None
 
     def setup(self) -> None:
-        self.backend = SearchBackend(self.settings)
+        super().setup()
+        self.backend = SearchBackend(self.search_settings)
 
     def process(self, batch):
         docs = [d for request in batch for d in request.docs]
@@ -41,17 +42,18 @@ class _BulkWriteFn(beam.DoFn):
                     "Check the index templates in schemas/index/ against the cluster", "write", request.record,
                     request.item_id))
             else:
-                yield done(request.record)
+                self.mark_durable(request.record)
 
 
 class WriteToSearch(beam.PTransform):
-    """IndexRequest -> Done (main) | DeadLetter ("dead")."""
+    """IndexRequest -> indexed (source offsets marked durable) | DeadLetter (output "dead")."""
 
-    def __init__(self, settings: SearchSettings) -> None:
+    def __init__(self, settings: SearchSettings, kafka_settings: KafkaSettings) -> None:
         super().__init__()
         self.settings = settings
+        self.kafka_settings = kafka_settings
 
     def expand(self, requests):
         return (requests
                 | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.settings.bulk_max_docs)
-                | "Bulk" >> beam.ParDo(_BulkWriteFn(self.settings)).with_outputs(DEAD, main="done"))
+                | "Bulk" >> beam.ParDo(_BulkWriteFn(self.settings, self.kafka_settings)).with_outputs(DEAD, main="done"))

@@ -160,6 +160,13 @@ def cmd_produce(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+    from .settings import load_settings
+
+    return run_demo(load_settings(), Path(args.file), timeout_s=args.timeout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newswatch", description="Event monitoring for Arabic and English news.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -199,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--topic", help="topic (default: kafka.topic)")
     p.set_defaults(func=cmd_produce)
+
+    p = sub.add_parser("demo", help="start the stack, stream the bundled sample news through the pipeline, show the events")
+    p.add_argument("--file", default=str(Path(__file__).resolve().parent.parent / "deploy" / "sample" / "news.jsonl"))
+    p.add_argument("--timeout", type=float, default=300, help="seconds to wait for the pipeline (default 300)")
+    p.set_defaults(func=cmd_demo)
     return parser
 
 

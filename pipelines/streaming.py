@@ -5,7 +5,7 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from connectors.kafka_io import CommitDurableOffsets, ReadFromKafka, WriteDeadLetters
+from connectors.kafka_io import ReadFromKafka, WriteDeadLetters
 from connectors.search_io import WriteToSearch
 
 from .settings import Settings
@@ -18,18 +18,21 @@ from .transforms.validate import DEAD, ParseAndValidate
 
 
 def build(pipeline: beam.Pipeline, settings: Settings) -> None:
+    # Every dead-letter output gets its own DLQ writer: no Flatten (see CommitsDurableOffsets).
+    def dead_letters(pcoll, label: str) -> None:
+        pcoll | f"DLQ{label}" >> WriteDeadLetters(settings.kafka)
+
     records = pipeline | "ReadNews" >> ReadFromKafka(settings.kafka)
     parsed = records | "Validate" >> ParseAndValidate(settings.pipeline.max_item_bytes)
-    articles, dead_lang = parsed.articles | "Language" >> DetectLanguage()
-    articles, dead_norm = articles | "Normalize" >> NormalizeText()
-    articles, dead_tag = articles | "Tagging" >> TagEvents()
-    articles, dead_geo = articles | "Geo" >> Geocode()
-    written = articles | "ToDocuments" >> ToDocuments(settings.search) | "Index" >> WriteToSearch(settings.search)
-    dead = ((parsed[DEAD], dead_lang, dead_norm, dead_tag, dead_geo, written[DEAD])
-            | "AllDeadLetters" >> beam.Flatten())
-    dlq_done = dead | "DeadLetterQueue" >> WriteDeadLetters(settings.kafka)
-    ((written.done, dlq_done) | "AllDone" >> beam.Flatten()
-     | "CommitOffsets" >> CommitDurableOffsets(settings.kafka))
+    dead_letters(parsed[DEAD], "Validate")
+    articles = parsed.articles
+    for label, transform in (("Language", DetectLanguage()), ("Normalize", NormalizeText()),
+                             ("Tagging", TagEvents()), ("Geo", Geocode())):
+        articles, dead = articles | label >> transform
+        dead_letters(dead, label)
+    written = (articles | "ToDocuments" >> ToDocuments(settings.search)
+               | "Index" >> WriteToSearch(settings.search, settings.kafka))
+    dead_letters(written[DEAD], "Index")
 
 
 def runner_options(settings: Settings, extra: list[str] | None = None) -> PipelineOptions:

@@ -1,0 +1,130 @@
+"""Fixtures that fetch and start a real Kafka broker and a real OpenSearch node on loopback
+(through connectors.stack, the code behind `newswatch stack up`) and run the real pipeline."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from connectors import kafka, stack
+from connectors.search import SearchBackend
+from pipelines.settings import REPO_DIR, KafkaSettings, SearchSettings, Settings, StackSettings
+
+TEST_STACK = StackSettings(home=REPO_DIR / "var" / "test-stack", kafka_port=29092, kafka_controller_port=29093,
+                           search_http_port=29200, search_transport_port=29300)
+
+
+@pytest.fixture(scope="session")
+def running_stack():
+    try:
+        stack.up(TEST_STACK)
+    except stack.StackError as err:
+        pytest.fail(f"could not start the local stack: {err}")
+    yield TEST_STACK
+    if not os.environ.get("NEWSWATCH_KEEP_TEST_STACK"):
+        stack.down(TEST_STACK)
+
+
+@pytest.fixture
+def settings(running_stack) -> Settings:
+    """Settings of one test: its own topics, consumer group and indices."""
+    tag = uuid.uuid4().hex[:8]
+    s = Settings(
+        kafka=KafkaSettings(bootstrap=f"127.0.0.1:{running_stack.kafka_port}", topic=f"news-{tag}",
+                            dlq_topic=f"news-{tag}.dlq", group_id=f"newswatch-{tag}", partitions=3),
+        search=SearchSettings(url=f"http://127.0.0.1:{running_stack.search_http_port}",
+                              articles_index=f"nw-{tag}-articles", events_index=f"nw-{tag}-events"),
+        stack=running_stack,
+    )
+    yield s
+    SearchBackend(s.search).delete_indices()
+
+
+def settings_env(s: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    for section in ("kafka", "search"):
+        for key, value in getattr(s, section).model_dump().items():
+            if value is not None:
+                env[f"NEWSWATCH_{section.upper()}__{key.upper()}"] = str(value)
+    env["NEWSWATCH_CONFIG"] = os.devnull if False else env.get("NEWSWATCH_CONFIG_TEST", "")
+    if not env["NEWSWATCH_CONFIG"]:
+        env.pop("NEWSWATCH_CONFIG")
+    return env
+
+
+class PipelineProcess:
+    """`newswatch run` in its own process group, so SIGKILL takes Prism down with it."""
+
+    def __init__(self, s: Settings, log: Path) -> None:
+        self.settings = s
+        self.log = log
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "PipelineProcess":
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run"], env=settings_env(self.settings),
+                                     stdout=out, stderr=subprocess.STDOUT, cwd=REPO_DIR, start_new_session=True)
+        return self
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=60)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+@pytest.fixture
+def pipeline(settings, tmp_path):
+    kafka.ensure_topics(settings.kafka)
+    SearchBackend(settings.search).ensure_templates()
+    procs: list[PipelineProcess] = []
+
+    def start() -> PipelineProcess:
+        proc = PipelineProcess(settings, tmp_path / "pipeline.log").start()
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        proc.kill()
+
+
+def wait_for(predicate, timeout_s: float, what: str, proc: PipelineProcess | None = None):
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        if proc is not None and not proc.alive():
+            pytest.fail(f"the pipeline exited while waiting for {what}:\n{proc.log_tail()}")
+        time.sleep(0.5)
+    tail = proc.log_tail() if proc else ""
+    pytest.fail(f"timed out after {timeout_s}s waiting for {what} (last: {last!r})\n{tail}")
+
+
+def count(s: Settings, index: str) -> int:
+    backend = SearchBackend(s.search)
+    backend.refresh(index)
+    return backend.count(index)
+
+
+def news_item(i: int | str, text: str, **extra) -> bytes:
+    item = {"id": f"item-{i}", "url": f"https://news.example.invalid/{i}", "title": f"item {i}", "text": text,
+            "published_at": "2026-11-25T08:00:00Z", "source": "newswatch-tests", **extra}
+    return json.dumps(item, ensure_ascii=False).encode("utf-8")
