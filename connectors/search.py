@@ -7,6 +7,7 @@ uses its own client; the rest of newswatch sees only `SearchBackend`.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 from pipelines.settings import REPO_DIR, SearchSettings
 
 INDEX_DIR = REPO_DIR / "schemas" / "index"
+LOG = logging.getLogger(__name__)
 RETRY_STATUSES = {429, 502, 503, 504}
 
 
@@ -32,9 +34,17 @@ class BulkItemResult:
     error: str | None = None
 
 
-def _template(name: str) -> dict:
+# Analyzers that need only what every cluster has (standard tokenizer, lowercase): used when
+# the cluster lacks the analysis-common module (the Arabic/stemming filters), e.g. Elasticsearch's
+# integ-test distribution. Search then works, without Arabic folding and stemming.
+_PLAIN_ANALYSIS = {"analysis": {"analyzer": {
+    name: {"type": "custom", "tokenizer": "standard", "filter": ["lowercase"]}
+    for name in ("nw_arabic", "nw_english", "nw_folded")}}}
+
+
+def _template(name: str, full_analysis: bool = True) -> dict:
     template = json.loads((INDEX_DIR / f"{name}.template.json").read_text(encoding="utf-8"))
-    analysis = json.loads((INDEX_DIR / "analysis.json").read_text(encoding="utf-8"))
+    analysis = json.loads((INDEX_DIR / "analysis.json").read_text(encoding="utf-8")) if full_analysis else _PLAIN_ANALYSIS
     template["template"]["settings"].update(analysis)
     return template
 
@@ -47,10 +57,24 @@ class SearchBackend:
         self.client = _make_client(settings)
 
     # -- setup --------------------------------------------------------------------------------
+    def has_arabic_analysis(self) -> bool:
+        """Whether the cluster has the analysis-common filters our analyzers use."""
+        try:
+            self.client.indices.analyze(body={"tokenizer": "standard", "filter": ["arabic_normalization"], "text": "ا"})
+            return True
+        except Exception as err:  # noqa: BLE001 - both clients raise their own 400 type
+            if "arabic_normalization" in str(err) or "filter" in str(err):
+                return False
+            raise
+
     def ensure_templates(self) -> None:
         s = self.settings
+        full = self.has_arabic_analysis()
+        if not full:
+            LOG.warning("the cluster at %s lacks the analysis-common module: indexing with plain analyzers "
+                        "(no Arabic normalization or stemming in search); install analysis-common for full search", s.url)
         for name, index in (("articles", s.articles_index), ("events", s.events_index)):
-            body = _template(name)
+            body = _template(name, full)
             body["index_patterns"] = [f"{index}*"]
             self.client.indices.put_index_template(name=f"newswatch-{name}", body=body)
             if not self.client.indices.exists(index=index):

@@ -111,6 +111,18 @@ def _rss_mb(pid: int | None) -> float | None:
     return None
 
 
+def _leaf_pid(pid: int | None) -> int | None:
+    """setpriv exec()s Elasticsearch's launcher, which starts the server JVM as its child: report
+    the child's memory, not the launcher's."""
+    if not pid:
+        return pid
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return pid
+    return int(children[-1]) if children else pid
+
+
 def _spawn(cmd: list[str], home: Path, component: str) -> int:
     log = (home / component / "server.log").open("ab")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -250,12 +262,81 @@ def start_opensearch(s: StackSettings) -> int:
     return pid
 
 
+# --- Elasticsearch (optional: for the Elasticsearch backend) --------------------------------------
+
+ES_ARTIFACT = "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
+NOBODY = 65534
+
+
+def resolve_elasticsearch(s: StackSettings) -> Path:
+    """Elasticsearch's integ-test distribution (server, transport, x-pack core/security; no
+    analysis-common, no percolator), unpacked once per version."""
+    base = s.home / "elasticsearch"
+    dist = base / f"elasticsearch-{s.es_version}"
+    if (dist / "bin" / "elasticsearch").exists():
+        return dist
+    mvn = shutil.which("mvn")
+    if not mvn:
+        raise StackError("Maven (`mvn`) is needed to fetch Elasticsearch: install it (apt-get install maven)")
+    base.mkdir(parents=True, exist_ok=True)
+    artifact = ES_ARTIFACT.format(version=s.es_version)
+    done = subprocess.run([mvn, "-q", "-B", "dependency:copy", f"-Dartifact={artifact}", f"-DoutputDirectory={base}"],
+                          capture_output=True, text=True, cwd=base)
+    zips = list(base.glob(f"elasticsearch-{s.es_version}*.zip"))
+    if done.returncode != 0 or not zips:
+        raise StackError(f"Elasticsearch {s.es_version} ({artifact}) could not be fetched from Maven Central:\n"
+                         f"{done.stdout[-1500:]}{done.stderr[-1500:]}\nSet NEWSWATCH_STACK__ES_VERSION to a served version.")
+    import zipfile
+
+    with zipfile.ZipFile(zips[0]) as archive:
+        archive.extractall(base)
+    for script in (dist / "bin").iterdir():
+        script.chmod(0o755)
+    zips[0].unlink()
+    return dist
+
+
+def start_elasticsearch(s: StackSettings) -> int:
+    home = s.home
+    pid = _read_pid(home, "elasticsearch")
+    if pid:
+        return pid
+    dist = resolve_elasticsearch(s)
+    base = home / "elasticsearch"
+    for sub in ("data", "logs", "tmp"):
+        (base / sub).mkdir(exist_ok=True)
+    (dist / "config" / "elasticsearch.yml").write_text("\n".join([
+        "cluster.name: newswatch-es", "node.name: newswatch-es-1", "network.host: 127.0.0.1",
+        f"http.port: {s.es_http_port}", f"transport.port: {s.es_transport_port}", "discovery.type: single-node",
+        "xpack.security.enabled: false", "cluster.routing.allocation.disk.threshold_enabled: false",
+        f"path.data: {base / 'data'}", f"path.logs: {base / 'logs'}", ""]))
+    (dist / "config" / "jvm.options.d").mkdir(exist_ok=True)
+    (dist / "config" / "jvm.options.d" / "heap.options").write_text(f"-Xms{s.es_heap}\n-Xmx{s.es_heap}\n")
+    java = Path(_java(s)).resolve()
+    env = {**os.environ, "ES_JAVA_HOME": str(java.parent.parent), "ES_TMPDIR": str(base / "tmp"), "HOME": str(base)}
+    cmd = [str(dist / "bin" / "elasticsearch")]
+    if os.geteuid() == 0:
+        # Elasticsearch refuses to run as root: drop to nobody for this process only.
+        for path in [base, *base.rglob("*")]:
+            os.chown(path, NOBODY, NOBODY)
+        cmd = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *cmd]
+    log = (base / "server.log").open("ab")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=base,
+                            env=env, start_new_session=True)
+    _pid_file(home, "elasticsearch").write_text(str(proc.pid))
+    url = f"http://127.0.0.1:{s.es_http_port}"
+    _wait(lambda: http_ready(url), f"Elasticsearch on {url}", proc.pid, home, "elasticsearch")
+    return proc.pid
+
+
 # --- the whole stack ---------------------------------------------------------------------------
 
-def up(s: StackSettings) -> list[Component]:
+def up(s: StackSettings, elasticsearch: bool = False) -> list[Component]:
     s.home.mkdir(parents=True, exist_ok=True)
     start_kafka(s)
     start_opensearch(s)
+    if elasticsearch:
+        start_elasticsearch(s)
     return status(s)
 
 
@@ -272,13 +353,15 @@ def stop(s: StackSettings, component: str, grace_s: float = 30) -> None:
 
 
 def down(s: StackSettings) -> None:
-    for component in ("opensearch", "kafka"):
+    for component in ("elasticsearch", "opensearch", "kafka"):
         stop(s, component)
 
 
 def status(s: StackSettings) -> list[Component]:
     out = []
-    for name, port in (("kafka", s.kafka_port), ("opensearch", s.search_http_port)):
+    for name, port in (("kafka", s.kafka_port), ("opensearch", s.search_http_port), ("elasticsearch", s.es_http_port)):
         pid = _read_pid(s.home, name)
-        out.append(Component(name, pid, port, pid is not None, _rss_mb(pid)))
+        if name == "elasticsearch" and pid is None:
+            continue  # optional component, shown only when running
+        out.append(Component(name, pid, port, pid is not None, _rss_mb(_leaf_pid(pid))))
     return out

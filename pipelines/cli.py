@@ -112,7 +112,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
     settings = load_settings().stack
     if args.action == "up":
         print(f"starting Kafka and OpenSearch under {settings.home} (first run downloads jars from Maven Central)...")
-        stack.up(settings)
+        stack.up(settings, elasticsearch=args.elasticsearch)
     elif args.action == "down":
         stack.down(settings)
         print("stack stopped")
@@ -195,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stack", help="fetch, start, stop or inspect the local Kafka + OpenSearch stack")
     p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument("--elasticsearch", action="store_true",
+                   help="also start Elasticsearch (integ-test distribution) for the elasticsearch backend")
     p.set_defaults(func=cmd_stack)
 
     p = sub.add_parser("run", help="run the streaming pipeline (Kafka -> tagging -> search engine)")

@@ -46,8 +46,12 @@ class StackSettings(BaseModel):
     kafka_controller_port: int = 19093
     search_http_port: int = 19200
     search_transport_port: int = 19300
+    es_http_port: int = 19201
+    es_transport_port: int = 19301
+    es_version: str = "8.17.0"   # Elasticsearch's integ-test distribution, from Maven Central
     kafka_heap: str = "512m"
     search_heap: str = "1g"
+    es_heap: str = "512m"
     java_home: Path | None = None
 
 

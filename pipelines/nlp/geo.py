@@ -62,12 +62,12 @@ def gazetteer() -> dict[str, list[Name]]:
             for alias in row.get(lang, []):
                 words = words_of(alias)
                 entries[words] = Name(words, row["canonical"], row["kind"], row["country"],
-                                      float(row["lat"]), float(row["lon"]))
+                                      float(row["lat"]), float(row["lon"]), curated=True)
     table: dict[str, list[Name]] = defaultdict(list)
     for words, name in entries.items():
         table[words[0]].append(name)
     for names in table.values():
-        names.sort(key=lambda n: -len(n.words))
+        names.sort(key=lambda n: (-len(n.words), not n.curated))
     return dict(table)
 
 

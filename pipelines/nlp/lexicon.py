@@ -39,6 +39,7 @@ class Name:
     country: str | None
     lat: float | None = None
     lon: float | None = None
+    curated: bool = False  # from our own data files: preferred over package gazetteers
 
 
 @dataclass

@@ -129,8 +129,9 @@ def _analyse(word: str, lang: str, lex: Lexicon) -> _Analysis:
     places = gazetteer()
     triggers = tuple({t.id: t for s in st for t in trig_table.get(s, ())}.values())
     name_st = name_stems(word) if lang == "ar" else st
-    actors = tuple(n for s in name_st for n in lex.actors_by_first.get(s, ()))
-    place_names = tuple(n for s in name_st for n in places.get(s, ()))
+    actors = tuple(sorted((n for s in name_st for n in lex.actors_by_first.get(s, ())), key=lambda n: -len(n.words)))
+    place_names = tuple(sorted((n for s in name_st for n in places.get(s, ())),
+                               key=lambda n: (-len(n.words), not n.curated)))
     military = bool(st & lex.military.get(lang, frozenset()))
     groups = lex.modality.get(lang, {})
     # Arabic cues may carry clitics ("والمخاوف"); English cues must match the word itself.

@@ -18,7 +18,8 @@ from connectors.search import SearchBackend
 from pipelines.settings import REPO_DIR, KafkaSettings, SearchSettings, Settings, StackSettings
 
 TEST_STACK = StackSettings(home=REPO_DIR / "var" / "test-stack", kafka_port=29092, kafka_controller_port=29093,
-                           search_http_port=29200, search_transport_port=29300)
+                           search_http_port=29200, search_transport_port=29300,
+                           es_http_port=29201, es_transport_port=29301)
 
 
 @pytest.fixture(scope="session")
@@ -53,9 +54,7 @@ def settings_env(s: Settings) -> dict[str, str]:
         for key, value in getattr(s, section).model_dump().items():
             if value is not None:
                 env[f"NEWSWATCH_{section.upper()}__{key.upper()}"] = str(value)
-    env["NEWSWATCH_CONFIG"] = os.devnull if False else env.get("NEWSWATCH_CONFIG_TEST", "")
-    if not env["NEWSWATCH_CONFIG"]:
-        env.pop("NEWSWATCH_CONFIG")
+    env["NEWSWATCH_CONFIG"] = os.devnull  # a developer's newswatch.yaml must not leak into tests
     return env
 
 
@@ -128,3 +127,15 @@ def news_item(i: int | str, text: str, **extra) -> bytes:
     item = {"id": f"item-{i}", "url": f"https://news.example.invalid/{i}", "title": f"item {i}", "text": text,
             "published_at": "2026-11-25T08:00:00Z", "source": "newswatch-tests", **extra}
     return json.dumps(item, ensure_ascii=False).encode("utf-8")
+
+
+@pytest.fixture(scope="session")
+def elasticsearch_running(running_stack):
+    """Elasticsearch's integ-test distribution from Maven Central; skipped when not served."""
+    try:
+        stack.resolve_elasticsearch(running_stack)
+    except stack.StackError as err:
+        pytest.skip(f"Elasticsearch backend not testable here: {err}")
+    stack.start_elasticsearch(running_stack)
+    yield running_stack
+    stack.stop(running_stack, "elasticsearch")
