@@ -300,6 +300,15 @@ def _best_word_split(word: str, rules: _SplitRules) -> int | None:
     return best
 
 
+_SPLIT_CACHE: dict[str, int | None] = {}
+_UNKNOWN = object()
+
+
+def _has_point_inside(sorted_points: list[int], start: int, end: int) -> bool:
+    k = bisect_right(sorted_points, start)
+    return k < len(sorted_points) and sorted_points[k] < end
+
+
 def find_repairs(text: str) -> list[int]:
     """Positions in clean text before which a space must be inserted."""
     rules = _rules()
@@ -319,11 +328,16 @@ def find_repairs(text: str) -> list[int]:
         points.add(m.end())
     for m in _FINAL_LETTER_CONTACT.finditer(text):
         points.add(m.start())
+    split_before = sorted(points)
     for m in _LONG_WORD.finditer(text):
-        if any(m.start() < p < m.end() for p in points):
-            continue
-        at = _best_word_split(m.group(0), rules)
-        if at is not None:
+        word = m.group(0)
+        at = _SPLIT_CACHE.get(word, _UNKNOWN)
+        if at is _UNKNOWN:
+            at = _best_word_split(word, rules)
+            if len(_SPLIT_CACHE) > 200_000:
+                _SPLIT_CACHE.clear()
+            _SPLIT_CACHE[word] = at
+        if at is not None and not _has_point_inside(split_before, m.start(), m.end()):
             points.add(m.start() + at)
     return sorted(points)
 

@@ -19,7 +19,7 @@ from .geo import gazetteer, place_record
 from .language import detect_language
 from .lexicon import Lexicon, Name, Trigger, lexicon
 from .normalize import Normalized, normalize
-from .tokens import Sentence, Token, name_stems, stems, tokenize
+from .tokens import Sentence, Token, name_stems, sentence_bounds, sentence_tokens, sentence_words, stems
 
 EVENT_TYPES = ("offensive", "ceasefire", "troop_buildup")
 NEAR_TOKENS = 12      # actors/places this close to a trigger belong to its event
@@ -28,6 +28,7 @@ MAX_TEXT = 1_000_000  # characters tagged per item; the rest is ignored (and sai
 _CLAUSE_PUNCT = frozenset(".,;:!?()\"«»")
 _NUMBER = re.compile(r"^\d[\d.,]*$")
 _ARABIC = re.compile("[\u0621-\u064a]")
+_LATIN = re.compile("[a-z]")
 
 
 @dataclass
@@ -142,6 +143,24 @@ def _analyse(word: str, lang: str, lex: Lexicon) -> _Analysis:
         _ANALYSIS.clear()
     _ANALYSIS[key] = found
     return found
+
+
+# Words known to start (or not to start) a trigger pattern, per language: lets a sentence without
+# any trigger be skipped with set operations instead of a Python loop over its tokens.
+_TRIGGER_WORDS: dict[str, set[str]] = {"ar": set(), "en": set()}
+_PLAIN_WORDS: dict[str, set[str]] = {"ar": set(), "en": set()}
+
+
+def _may_have_trigger(words: list[str], lang: str, lex: Lexicon) -> bool:
+    known, plain = _TRIGGER_WORDS[lang], _PLAIN_WORDS[lang]
+    present = set(words)
+    if present & known:
+        return True
+    for word in present - plain:
+        (known if _analyse(word, lang, lex).triggers else plain).add(word)
+    if len(plain) > 500_000:
+        plain.clear()
+    return not present.isdisjoint(known)
 
 
 # --- matching ---------------------------------------------------------------------------------
@@ -301,25 +320,29 @@ class Tagger:
 
     def tag_normalized(self, norm: Normalized, lang: str, conf: float = 1.0, truncated: bool = False) -> TagResult:
         """Tag text that is already normalized (the Beam pipeline normalizes in its own step)."""
-        tokens, sentences = tokenize(norm.match)
         events: list[Event] = []
         sentence_info = []
-        for sent in sentences:
-            s_lang = self._sentence_language(norm.match, sent, lang)
-            found = self._tag_sentence(norm, tokens, sent, s_lang) if s_lang else []
+        match = norm.match
+        for index, (start, end) in enumerate(sentence_bounds(match)):
+            s_lang = self._sentence_language(match, start, end, lang)
+            found: list[Event] = []
+            if s_lang and _may_have_trigger(sentence_words(match, start, end), s_lang, self.lex):
+                tokens, sent = sentence_tokens(match, index, start, end)
+                found = self._tag_sentence(norm, tokens, sent, s_lang)
             events.extend(found)
-            o_start, o_end = norm.original_span(sent.start, sent.end)
-            sentence_info.append({"index": sent.index, "start": o_start, "end": o_end,
+            o_start, o_end = norm.original_span(start, end)
+            sentence_info.append({"index": index, "start": o_start, "end": o_end,
                                   "labels": sorted({e.type for e in found})})
         return TagResult(lang, conf, _merge(events), sentence_info, truncated)
 
     @staticmethod
-    def _sentence_language(match: str, sent: Sentence, item_lang: str) -> str | None:
+    def _sentence_language(match: str, start: int, end: int, item_lang: str) -> str | None:
+        """Arabic or English rules for this sentence, by script (mixed items exist)."""
         if item_lang not in ("ar", "en"):
             return None
-        chunk = match[sent.start:sent.end]
-        arabic = len(_ARABIC.findall(chunk))
-        return "ar" if arabic * 2 >= sum(c.isalpha() for c in chunk) and arabic else "en"
+        arabic = len(_ARABIC.findall(match, start, end))
+        latin = len(_LATIN.findall(match, start, end))
+        return "ar" if arabic and arabic >= latin else "en"
 
     def _tag_sentence(self, norm: Normalized, tokens: list[Token], sent: Sentence, lang: str) -> list[Event]:
         lex = self.lex

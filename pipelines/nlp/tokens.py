@@ -36,7 +36,8 @@ class Sentence:
     last_token: int  # exclusive
 
 
-def tokenize(match_text: str) -> tuple[list[Token], list[Sentence]]:
+def sentence_bounds(match_text: str) -> list[tuple[int, int]]:
+    """[start, end) of each non-blank sentence: split after . ! ? followed by space, and at newlines."""
     bounds = []
     start = 0
     for m in SENTENCE_END_RE.finditer(match_text):
@@ -45,9 +46,25 @@ def tokenize(match_text: str) -> tuple[list[Token], list[Sentence]]:
         start = m.end()
     if match_text[start:].strip():
         bounds.append((start, len(match_text)))
+    return bounds
+
+
+def sentence_words(match_text: str, start: int, end: int) -> list[str]:
+    """The sentence's token texts (C-speed; positions come later, only when needed)."""
+    return TOKEN_RE.findall(match_text, start, end)
+
+
+def sentence_tokens(match_text: str, index: int, start: int, end: int) -> tuple[list[Token], Sentence]:
+    """Tokens of one sentence with their offsets; token indices are local to the sentence."""
+    tokens = [Token(m.group(0), m.start(), m.end(), index) for m in TOKEN_RE.finditer(match_text, start, end)]
+    return tokens, Sentence(index, start, end, 0, len(tokens))
+
+
+def tokenize(match_text: str) -> tuple[list[Token], list[Sentence]]:
+    """All tokens and sentences of a text (token indices global to the text)."""
     tokens: list[Token] = []
     sentences: list[Sentence] = []
-    for s_index, (s_start, s_end) in enumerate(bounds):
+    for s_index, (s_start, s_end) in enumerate(sentence_bounds(match_text)):
         first = len(tokens)
         for m in TOKEN_RE.finditer(match_text, s_start, s_end):
             tokens.append(Token(m.group(0), m.start(), m.end(), s_index))
