@@ -49,6 +49,7 @@ class Lexicon:
     after_groups: frozenset[str] = frozenset()
     groups_by_type: dict[str, frozenset[str]] = field(default_factory=dict)
     purpose_needs_verb: frozenset[str] = frozenset()
+    purpose_to_factual: frozenset[str] = frozenset()
     window_before: int = 4
     window_after: int = 2
     clause_breaks: frozenset[str] = frozenset()
@@ -82,6 +83,7 @@ def _compile_modality(lex: Lexicon) -> None:
     lex.window_after = int(data["window_after"])
     lex.after_groups = frozenset(data["after_groups"])
     lex.purpose_needs_verb = frozenset(match_key(w) for w in data["purpose_needs_verb"])
+    lex.purpose_to_factual = frozenset(match_key(w) for w in data["purpose_to_factual"])
     lex.groups_by_type = {t: frozenset(g) for t, g in data["groups_by_type"].items()}
     lex.clause_breaks = frozenset(match_key(w) for w in data["clause_breaks"])
     lex.modality = {

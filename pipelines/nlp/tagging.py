@@ -228,7 +228,8 @@ def _modal_cue(trig: Trigger, tokens: list[Token], first: int, last: int, sent: 
             break
         cues = _analyse(tok.text, lang, lex).cues & active
         for cue in cues:
-            if cue == "purpose" and tok.text in lex.purpose_needs_verb and trig.pos == "noun":
+            if cue == "purpose" and tok.text in lex.purpose_needs_verb and (
+                    trig.pos == "noun" or (j > sent.first_token and tokens[j - 1].text in lex.purpose_to_factual)):
                 continue
             return cue
         steps += 1
