@@ -30,6 +30,7 @@ sys.path.insert(0, str(HERE.parent))
 from connectors import kafka, stack  # noqa: E402
 from connectors.search import SearchBackend  # noqa: E402
 from pipelines.settings import KafkaSettings, SearchSettings, load_settings  # noqa: E402
+from results_file import save_and_compare  # noqa: E402
 
 CORPUS = HERE.parent.parent / "shared" / "corpus" / "news.jsonl"
 SYNTHETIC = [
@@ -121,19 +122,10 @@ def main() -> int:
         "burst_items_per_s": round(len(burst) / burst_s, 1),
         "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    (out / "pipeline-latest.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
-    baseline = out / "pipeline-baseline.json"
-    if args.save_baseline or not baseline.exists():
-        baseline.write_text(json.dumps(result, indent=2))
-        print("saved as baseline")
-    else:
-        b = json.loads(baseline.read_text())
-        print(f"vs baseline ({b['when']}): p50 {result['latency_p50_s']}s vs {b['latency_p50_s']}s, "
-              f"p95 {result['latency_p95_s']}s vs {b['latency_p95_s']}s, "
-              f"burst {result['burst_items_per_s']} vs {b['burst_items_per_s']} items/s")
+    save_and_compare("pipeline", result, args.save_baseline, lambda r, b: (
+        f"vs baseline ({b['when']}): p50 {r['latency_p50_s']}s vs {b['latency_p50_s']}s, "
+        f"p95 {r['latency_p95_s']}s vs {b['latency_p95_s']}s, "
+        f"burst {r['burst_items_per_s']} vs {b['burst_items_per_s']} items/s"))
     print(f"target: alert-ready within 1 s of arrival -> p95 {'met' if result['latency_p95_s'] <= 1 else 'NOT met'}")
     return 0
 

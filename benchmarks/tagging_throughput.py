@@ -3,7 +3,7 @@
 Reads real articles from ../shared/corpus/news.jsonl when it is there (research-only text: read,
 never copied), else a synthetic corpus built from our own sentences. Articles are cut or
 repeated to ~3 KB, as the target is stated for 3 KB articles. Prints items/s and peak RSS,
-writes benchmarks/results/latest.json and compares with benchmarks/results/baseline.json
+writes benchmarks/results/tagging-latest.json and compares with benchmarks/results/tagging-baseline.json
 (`--save-baseline` makes the current run the baseline).
 
     .venv/bin/python benchmarks/tagging_throughput.py [--n 2000] [--save-baseline]
@@ -24,6 +24,7 @@ sys.path.insert(0, str(HERE.parent))
 from pipelines.nlp.language import detect_language  # noqa: E402
 from pipelines.nlp.normalize import normalize  # noqa: E402
 from pipelines.nlp.tagging import default_tagger  # noqa: E402
+from results_file import save_and_compare  # noqa: E402
 
 CORPUS = HERE.parent.parent / "shared" / "corpus" / "news.jsonl"
 ARTICLE_CHARS = 3000
@@ -82,19 +83,9 @@ def main() -> int:
     parser.add_argument("--save-baseline", action="store_true")
     args = parser.parse_args()
     result = run(args.n)
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
-    baseline_path = out / "baseline.json"
-    if args.save_baseline or not baseline_path.exists():
-        baseline_path.write_text(json.dumps(result, indent=2))
-        print("saved as baseline")
-    else:
-        base = json.loads(baseline_path.read_text())
-        ratio = result["items_per_s"] / base["items_per_s"]
-        print(f"vs baseline ({base['when']}): {result['items_per_s']} / {base['items_per_s']} items/s = {ratio:.2f}x; "
-              f"peak RSS {result['peak_rss_mb']} MB vs {base['peak_rss_mb']} MB")
+    save_and_compare("tagging", result, args.save_baseline, lambda r, b: (
+        f"vs baseline ({b['when']}): {r['items_per_s']} / {b['items_per_s']} items/s = "
+        f"{r['items_per_s'] / b['items_per_s']:.2f}x; peak RSS {r['peak_rss_mb']} MB vs {b['peak_rss_mb']} MB"))
     print(f"target: >= 2000 items/s, < 500 MB RSS -> {'met' if result['items_per_s'] >= 2000 else 'NOT met'} / "
           f"{'met' if result['peak_rss_mb'] < 500 else 'NOT met'}")
     return 0

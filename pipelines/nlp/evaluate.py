@@ -93,19 +93,22 @@ def score_normalization(items: Iterable[dict]) -> NormScore:
         seen: dict[str, int] = {}
         for fix in item.get("fixes", []):
             score.fixes_total += 1
-            raw = clean_unicode(fix["raw"])[0]
-            k = seen.get(raw, 0)
-            seen[raw] = k + 1
-            occ = _occurrences(clean, raw)
-            if k < len(occ):
-                got = _repaired_slice(clean, points, occ[k], occ[k] + len(raw))
+            span = _next_occurrence(clean, fix["raw"], seen)
+            if span:
+                got = _repaired_slice(clean, points, *span)
                 score.fixes_correct += got == clean_unicode(fix["fixed"])[0]
         for keep in item.get("keep", []):
             score.keeps_total += 1
-            raw = clean_unicode(keep["raw"])[0]
-            k = seen.get(raw, 0)
-            seen[raw] = k + 1
-            occ = _occurrences(clean, raw)
-            if k < len(occ):
-                score.keeps_kept += not any(occ[k] < p < occ[k] + len(raw) for p in points)
+            span = _next_occurrence(clean, keep["raw"], seen)
+            if span:
+                score.keeps_kept += not any(span[0] < p < span[1] for p in points)
     return score
+
+
+def _next_occurrence(clean: str, raw_token: str, seen: dict[str, int]) -> tuple[int, int] | None:
+    """Span of the next not-yet-scored occurrence of a gold token (a token listed twice occurs twice)."""
+    raw = clean_unicode(raw_token)[0]
+    k = seen.get(raw, 0)
+    seen[raw] = k + 1
+    occ = _occurrences(clean, raw)
+    return (occ[k], occ[k] + len(raw)) if k < len(occ) else None

@@ -111,10 +111,11 @@ def name_stems(token: str) -> frozenset[str]:
     return frozenset(_arabic_bodies(token))
 
 
-def _arabic_bodies(token: str) -> list[str]:
+def _arabic_bodies(token: str, prefixes: tuple[str, ...] | None = None) -> list[str]:
+    """The token and the token without each of the given prefixes (default: clitics)."""
     aff = _affixes()
     bodies = [token]
-    for pre in aff.ar_clitics:
+    for pre in aff.ar_clitics if prefixes is None else prefixes:
         if token.startswith(pre) and len(token) - len(pre) >= aff.min_stem:
             body = token[len(pre):]
             bodies.append(body)
@@ -126,14 +127,7 @@ def _arabic_bodies(token: str) -> list[str]:
 def _arabic_stems(token: str) -> frozenset[str]:
     aff = _affixes()
     out = {token}
-    bodies = [token]
-    for pre in aff.ar_prefixes:
-        if token.startswith(pre) and len(token) - len(pre) >= aff.min_stem:
-            body = token[len(pre):]
-            bodies.append(body)
-            if pre.endswith("لل"):
-                bodies.append("ال" + body)  # "للجيش" = ل + الجيش
-    for body in bodies:
+    for body in _arabic_bodies(token, aff.ar_prefixes):
         out.add(body)
         for suf in aff.ar_suffixes:
             if body.endswith(suf) and len(body) - len(suf) >= aff.min_stem:
