@@ -208,7 +208,9 @@ def _phrase_at(tokens: list[Token], i: int, phrase: tuple[str, ...], end: int) -
 
 
 def _suppressed(trig: Trigger, tokens: list[Token], first: int, last: int, sent: Sentence) -> bool:
-    if any(_phrase_at(tokens, last + 1, p, sent.last_token) for p in trig.suppress_next):
+    """A suppressing phrase right after the trigger word or after the whole pattern, or right before it."""
+    after = {first + 1, last + 1}
+    if any(_phrase_at(tokens, at, p, sent.last_token) for p in trig.suppress_next for at in after):
         return True
     return any(_phrase_at(tokens, first - len(p), p, sent.last_token) for p in trig.suppress_prev)
 
