@@ -22,7 +22,9 @@ RETRY_STATUSES = {429, 502, 503, 504}
 
 
 class SearchError(RuntimeError):
-    pass
+    def __init__(self, message: str, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 @dataclass
@@ -95,8 +97,8 @@ class SearchBackend:
                 body.append(doc)
             try:
                 response = self._bulk(body)
-            except SearchError:
-                if attempt >= self.settings.bulk_max_retries:
+            except SearchError as err:
+                if not err.retryable or attempt >= self.settings.bulk_max_retries:
                     raise
                 attempt += 1
                 _backoff(attempt)
@@ -123,9 +125,9 @@ class SearchBackend:
         try:
             return _body(self.client.bulk(body=body, refresh="false"))
         except Exception as err:  # transport errors differ between the two clients
-            status = getattr(err, "status_code", None) or getattr(getattr(err, "meta", None), "status", None)
-            if status is not None and int(status) < 500 and int(status) != 429:
-                raise SearchError(f"bulk request rejected ({status}): {err}") from err
+            status = _http_status(err)
+            if status is not None and status < 500 and status != 429:
+                raise SearchError(f"bulk request rejected ({status}): {err}", retryable=False) from err
             raise SearchError(f"bulk request failed: {err}") from err
 
     # -- reads --------------------------------------------------------------------------------
@@ -151,6 +153,15 @@ class SearchBackend:
         for index in (self.settings.articles_index, self.settings.events_index):
             if self.client.indices.exists(index=index):
                 self.client.indices.delete(index=index)
+
+
+def _http_status(err: Exception) -> int | None:
+    """HTTP status of a client error, or None for connection errors (opensearch-py says 'N/A')."""
+    status = getattr(err, "status_code", None) or getattr(getattr(err, "meta", None), "status", None)
+    try:
+        return int(status)
+    except (TypeError, ValueError):
+        return None
 
 
 def _backoff(attempt: int) -> None:

@@ -2,6 +2,9 @@
 to dead letters, and a Done per source record once all its documents are durable."""
 from __future__ import annotations
 
+import logging
+import time
+
 import apache_beam as beam
 
 from pipelines.settings import KafkaSettings, SearchSettings
@@ -10,6 +13,10 @@ from .kafka_io import CommitsDurableOffsets, DeadLetter
 from .search import SearchBackend, SearchError
 
 DEAD = "dead"
+LOG = logging.getLogger(__name__)
+
+
+OUTAGE_BACKOFF_MAX_S = 30.0
 
 
 class _BulkWriteFn(CommitsDurableOffsets):
@@ -22,14 +29,32 @@ class _BulkWriteFn(CommitsDurableOffsets):
         super().setup()
         self.backend = SearchBackend(self.search_settings)
 
+    def _bulk_until_accepted(self, docs):
+        """A search-engine outage is not bad input: wait for the cluster (the stream pauses,
+        nothing is committed, nothing is lost) instead of failing the pipeline."""
+        pause = 1.0
+        while True:
+            try:
+                return self.backend.bulk_index(docs)
+            except SearchError as err:
+                if not err.retryable:
+                    raise  # the request itself was refused: retrying cannot help
+                LOG.warning("search engine unavailable (%s); retrying in %.0fs. Check %s", err, pause,
+                            self.search_settings.url)
+                time.sleep(pause)
+                pause = min(pause * 2, OUTAGE_BACKOFF_MAX_S)
+
     def process(self, batch):
         docs = [d for request in batch for d in request.docs]
         try:
-            results = self.backend.bulk_index(docs)
+            results = self._bulk_until_accepted(docs)
         except SearchError as err:
-            # The cluster is unreachable after every retry: fail the bundle so the runner retries
-            # it; nothing is committed, so nothing is lost.
-            raise RuntimeError(f"search engine unavailable after retries: {err}") from err
+            for request in batch:
+                yield beam.pvalue.TaggedOutput(DEAD, DeadLetter(
+                    "index_rejected", f"the search engine refused the bulk request: {err}. Check the cluster "
+                    "settings (e.g. http.max_content_length) and the index templates", "write", request.record,
+                    request.item_id))
+            return
         by_id = {}
         for r in results:
             by_id.setdefault((r.index, r.doc_id), r)

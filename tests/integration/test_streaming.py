@@ -125,3 +125,22 @@ def test_no_loss_no_duplicates_across_replay_and_sigkill(settings, pipeline):
     assert count(settings, articles) == n
     ids = SearchBackend(settings.search).search(articles, {"size": 0, "aggs": {"ids": {"cardinality": {"field": "id"}}}})
     assert ids["aggregations"]["ids"]["value"] >= n * 0.99  # cardinality is approximate; count() is exact
+
+
+def test_search_engine_outage_pauses_the_stream_without_loss(settings, pipeline, running_stack):
+    """Runs last in this file: it stops and restarts the shared OpenSearch node."""
+    from connectors import stack
+
+    proc = pipeline()
+    kafka.produce(settings.kafka, [news_item("before", SENTENCES[0])])
+    wait_for(lambda: count(settings, settings.search.articles_index) == 1, 120, "the first article", proc)
+    stack.stop(running_stack, "opensearch")
+    try:
+        kafka.produce(settings.kafka, [news_item(f"during-{i}", SENTENCES[i % len(SENTENCES)]) for i in range(20)])
+        time.sleep(8)
+        assert proc.alive(), "the pipeline must wait for the search engine, not die"
+        assert not _all_committed(settings), "nothing may be committed while it cannot be indexed"
+    finally:
+        stack.start_opensearch(running_stack)
+    wait_for(lambda: count(settings, settings.search.articles_index) == 21 and _all_committed(settings), 180,
+             "the items produced during the outage", proc)
