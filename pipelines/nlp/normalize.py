@@ -300,8 +300,23 @@ def _best_word_split(word: str, rules: _SplitRules) -> int | None:
     return best
 
 
-_SPLIT_CACHE: dict[str, int | None] = {}
-_UNKNOWN = object()
+_SPLIT_AT: dict[str, int] = {}   # words known to split, and where
+_NO_SPLIT: set[str] = set()      # words known not to split
+_CACHE_LIMIT = 300_000
+
+
+def _split_point(word: str, rules: _SplitRules) -> int | None:
+    at = _SPLIT_AT.get(word)
+    if at is None and word not in _NO_SPLIT:
+        at = _best_word_split(word, rules)
+        if len(_NO_SPLIT) + len(_SPLIT_AT) > _CACHE_LIMIT:
+            _NO_SPLIT.clear()
+            _SPLIT_AT.clear()
+        if at is None:
+            _NO_SPLIT.add(word)
+        else:
+            _SPLIT_AT[word] = at
+    return at
 
 
 def _has_point_inside(sorted_points: list[int], start: int, end: int) -> bool:
@@ -328,17 +343,18 @@ def find_repairs(text: str) -> list[int]:
         points.add(m.end())
     for m in _FINAL_LETTER_CONTACT.finditer(text):
         points.add(m.start())
-    split_before = sorted(points)
-    for m in _LONG_WORD.finditer(text):
-        word = m.group(0)
-        at = _SPLIT_CACHE.get(word, _UNKNOWN)
-        if at is _UNKNOWN:
-            at = _best_word_split(word, rules)
-            if len(_SPLIT_CACHE) > 200_000:
-                _SPLIT_CACHE.clear()
-            _SPLIT_CACHE[word] = at
-        if at is not None and not _has_point_inside(split_before, m.start(), m.end()):
-            points.add(m.start() + at)
+    # Most long words are known not to split: rule them out with one set difference (C speed)
+    # and walk the text only when a candidate remains.
+    candidates = set(_LONG_WORD.findall(text)) - _NO_SPLIT
+    if candidates:
+        split_before = sorted(points)
+        for m in _LONG_WORD.finditer(text):
+            word = m.group(0)
+            if word not in candidates:
+                continue
+            at = _split_point(word, rules)
+            if at is not None and not _has_point_inside(split_before, m.start(), m.end()):
+                points.add(m.start() + at)
     return sorted(points)
 
 
