@@ -116,6 +116,8 @@ def test_no_loss_no_duplicates_across_replay_and_sigkill(settings, pipeline):
     proc = pipeline()
     wait_for(lambda: count(settings, articles) == n and _all_committed(settings), 900, f"all {n} articles", proc)
     assert count(settings, articles) == n
+    events = count(settings, settings.search.events_index)
+    assert events > n  # every synthetic item reports at least one event, most several
     proc.kill(signal.SIGTERM)
 
     # 2) replay from offset 0: every document overwritten, still exactly n
@@ -123,6 +125,7 @@ def test_no_loss_no_duplicates_across_replay_and_sigkill(settings, pipeline):
     proc = pipeline()
     wait_for(lambda: _all_committed(settings), 900, "the replay to finish", proc)
     assert count(settings, articles) == n
+    assert count(settings, settings.search.events_index) == events  # events overwritten, not added
     ids = SearchBackend(settings.search).search(articles, {"size": 0, "aggs": {"ids": {"cardinality": {"field": "id"}}}})
     assert ids["aggregations"]["ids"]["value"] >= n * 0.99  # cardinality is approximate; count() is exact
 
