@@ -104,7 +104,7 @@ class SearchBackend:
                 _backoff(attempt)
                 continue
             retry = []
-            for i, item in zip(pending, response["items"]):
+            for i, item in zip(pending, response["items"], strict=True):
                 info = next(iter(item.values()))
                 status = int(info.get("status", 500))
                 index, doc_id, _ = docs[i]

@@ -32,7 +32,7 @@ def cmd_normalize(args: argparse.Namespace) -> int:
     from .nlp.normalize import normalize
 
     result = normalize(_read_text(args.file))
-    sys.stdout.write((result.match if args.match else result.display))
+    sys.stdout.write(result.match if args.match else result.display)
     if not result.display.endswith("\n"):
         sys.stdout.write("\n")
     return 0

@@ -41,7 +41,7 @@ def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
 def score_labels(gold: Iterable[set[str]], predicted: Iterable[set[str]]) -> dict:
     counts = {t: [0, 0, 0] for t in EVENT_TYPES}
     n = 0
-    for g, p in zip(gold, predicted):
+    for g, p in zip(gold, predicted, strict=True):
         n += 1
         for t in EVENT_TYPES:
             if t in p and t in g:

@@ -69,11 +69,3 @@ def gazetteer() -> dict[str, list[Name]]:
     for names in table.values():
         names.sort(key=lambda n: (-len(n.words), not n.curated))
     return dict(table)
-
-
-def place_record(name: Name) -> dict:
-    record = {"canonical": name.canonical, "country": name.country, "kind": name.kind}
-    if name.lat is not None:
-        record["lat"] = name.lat
-        record["lon"] = name.lon
-    return record

@@ -27,7 +27,7 @@ class OffsetMap:
     def to_original(self, i: int) -> int:
         return i + self.shifts[bisect_right(self.starts, i) - 1]
 
-    def compose(self, inner: "OffsetMap") -> "OffsetMap":
+    def compose(self, inner: OffsetMap) -> OffsetMap:
         """This map goes text2 -> text1; inner goes text1 -> text0. Result: text2 -> text0."""
         if inner.is_identity():
             return self

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ def validate(stem: str, data: Any) -> None:
         ) from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_data(stem: str) -> Any:
     path = DATA_DIR / f"{stem}.yaml"
     if not path.exists():
@@ -59,7 +59,7 @@ def data_stems() -> list[str]:
     return sorted(p.stem for p in DATA_DIR.glob("*.yaml"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def word_zipf(lang: str, min_zipf: float = 2.0) -> dict[str, float]:
     """Word -> Zipf frequency from the wordfreq package, keyed by our match form.
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
-from .geo import gazetteer, place_record
+from .geo import gazetteer
 from .language import detect_language
 from .lexicon import Lexicon, Name, Trigger, lexicon
 from .normalize import Normalized, normalize

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import apache_beam as beam
 
@@ -42,16 +43,31 @@ def parse_item(record: KafkaRecord, validator, max_bytes: int) -> Article | Dead
     return Article(record=record, item=item)
 
 
+def news_item_validator():
+    """Validator for schemas/news_item.schema.json, with a real date-time check: jsonschema
+    skips "format" unless an extra package is installed, and a bad date would otherwise be
+    refused only later, by the index mapping."""
+    import jsonschema
+
+    checker = jsonschema.FormatChecker()
+
+    @checker.checks("date-time", raises=ValueError)
+    def _iso_datetime(value) -> bool:
+        if isinstance(value, str):
+            datetime.fromisoformat(value)
+        return True
+
+    schema = json.loads((SCHEMA_DIR / "news_item.schema.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema, format_checker=checker)
+
+
 class _ParseFn(beam.DoFn):
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.validator = None
 
     def setup(self) -> None:
-        import jsonschema
-
-        schema = json.loads((SCHEMA_DIR / "news_item.schema.json").read_text(encoding="utf-8"))
-        self.validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+        self.validator = news_item_validator()
 
     def process(self, record: KafkaRecord):
         result = parse_item(record, self.validator, self.max_bytes)

@@ -66,7 +66,7 @@ class PipelineProcess:
         self.log = log
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "PipelineProcess":
+    def start(self) -> PipelineProcess:
         out = self.log.open("ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run"], env=settings_env(self.settings),
                                      stdout=out, stderr=subprocess.STDOUT, cwd=REPO_DIR, start_new_session=True)
