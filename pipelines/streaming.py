@@ -37,15 +37,12 @@ def build(pipeline: beam.Pipeline, settings: Settings) -> None:
 
 def runner_options(settings: Settings, extra: list[str] | None = None) -> PipelineOptions:
     p = settings.pipeline
-    if p.runner == "prism":
-        if not p.prism_binary.exists():
-            raise FileNotFoundError(f"Prism runner binary not found at {p.prism_binary}: run ./setup.sh "
-                                    "(it builds Prism from the Go module proxy) or set NEWSWATCH_PIPELINE__PRISM_BINARY")
-        args = ["--runner=PrismRunner", f"--prism_location={p.prism_binary}", "--environment_type=LOOPBACK"]
-    else:
-        if not p.flink_master:
-            raise ValueError("runner flink needs pipeline.flink_master (host:port of the Flink job server)")
-        args = ["--runner=FlinkRunner", f"--flink_master={p.flink_master}", "--environment_type=LOOPBACK"]
+    if not p.prism_binary.exists():
+        raise FileNotFoundError(f"Prism runner binary not found at {p.prism_binary}: run ./setup.sh "
+                                "(it builds Prism from the Go module proxy) or set NEWSWATCH_PIPELINE__PRISM_BINARY")
+    # Chosen explicitly: DirectRunner would try to download Prism at run time, then fall back to
+    # a runner without unbounded sources.
+    args = ["--runner=PrismRunner", f"--prism_location={p.prism_binary}", "--environment_type=LOOPBACK"]
     return PipelineOptions(args + ["--streaming", "--job_name=newswatch"] + (extra or []))
 
 
