@@ -123,6 +123,22 @@ def _leaf_pid(pid: int | None) -> int | None:
     return int(children[-1]) if children else pid
 
 
+def _require_free_ports(component: str, ports: dict[str, int]) -> None:
+    """Fail with a clear message when another process (e.g. a stack from another checkout)
+    already holds one of our ports, instead of a server that dies while starting."""
+    import socket
+
+    for name, port in ports.items():
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                raise StackError(f"port {port} ({component} {name}) is already in use on 127.0.0.1: stop whatever "
+                                 f"holds it (another newswatch stack? `newswatch stack down` there) or choose another "
+                                 f"port with NEWSWATCH_STACK__{name.upper()}") from None
+
+
 def _spawn(cmd: list[str], home: Path, component: str) -> int:
     log = (home / component / "server.log").open("ab")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -185,6 +201,7 @@ def start_kafka(s: StackSettings) -> int:
     pid = _read_pid(home, "kafka")
     if pid:
         return pid
+    _require_free_ports("kafka", {"kafka_port": s.kafka_port, "kafka_controller_port": s.kafka_controller_port})
     lib = resolve_jars("kafka", home)
     base = home / "kafka"
     data = base / "data"
@@ -243,6 +260,8 @@ def start_opensearch(s: StackSettings) -> int:
     pid = _read_pid(home, "opensearch")
     if pid:
         return pid
+    _require_free_ports("opensearch", {"search_http_port": s.search_http_port,
+                                       "search_transport_port": s.search_transport_port})
     lib = resolve_jars("opensearch", home)
     classes = _compile_launcher(s, lib)
     node_home = home / "opensearch" / "node"
@@ -301,6 +320,7 @@ def start_elasticsearch(s: StackSettings) -> int:
     pid = _read_pid(home, "elasticsearch")
     if pid:
         return pid
+    _require_free_ports("elasticsearch", {"es_http_port": s.es_http_port, "es_transport_port": s.es_transport_port})
     dist = resolve_elasticsearch(s)
     base = home / "elasticsearch"
     for sub in ("data", "logs", "tmp"):
