@@ -16,7 +16,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from .geo import gazetteer
-from .language import detect_language
+from .language import detect_language, detect_paragraphs
 from .lexicon import Lexicon, Name, Trigger, lexicon
 from .normalize import Normalized, normalize
 from .tokens import Sentence, Token, name_stems, sentence_bounds, sentence_tokens, sentence_words, stems
@@ -90,6 +90,7 @@ class TagResult:
     events: list[Event]
     sentences: list[dict]
     truncated: bool = False
+    paragraphs: list[dict] = field(default_factory=list)
 
     @property
     def labels(self) -> set[str]:
@@ -97,7 +98,7 @@ class TagResult:
 
     def as_dict(self) -> dict:
         return {"language": self.language, "language_confidence": self.language_confidence,
-                "labels": sorted(self.labels), "truncated": self.truncated,
+                "paragraphs": self.paragraphs, "labels": sorted(self.labels), "truncated": self.truncated,
                 "sentences": self.sentences, "events": [e.as_dict() for e in self.events]}
 
 
@@ -319,7 +320,11 @@ class Tagger:
         else:
             guess = detect_language(text)
             lang, conf = guess.code, guess.confidence
-        return self.tag_normalized(normalize(text), lang, conf, truncated)
+        result = self.tag_normalized(normalize(text), lang, conf, truncated)
+        if not language:
+            result.paragraphs = [{"start": p.start, "end": p.end, "language": p.code, "confidence": p.confidence}
+                                 for p in detect_paragraphs(text)]
+        return result
 
     def tag_normalized(self, norm: Normalized, lang: str, conf: float = 1.0, truncated: bool = False) -> TagResult:
         """Tag text that is already normalized (the Beam pipeline normalizes in its own step)."""

@@ -30,6 +30,7 @@ def test_tag_json_matches_the_schema(tmp_path, capsys):
     result = json.loads(out)
     jsonschema.validate(result, json.loads((SCHEMA_DIR / "tag_result.schema.json").read_text()))
     assert code == 0 and result["language"] == "ar"
+    assert [p["language"] for p in result["paragraphs"]] == ["ar"]
     assert set(result["labels"]) == {"troop_buildup", "offensive"}
 
 
