@@ -355,26 +355,30 @@ class Tagger:
     def _tag_sentence(self, norm: Normalized, tokens: list[Token], sent: Sentence, lang: str) -> list[Event]:
         lex = self.lex
         analyses = [_analyse(tokens[i].text, lang, lex) for i in range(sent.first_token, sent.last_token)]
-        if not any(a.triggers for a in analyses):
-            return []
-        actors = _names_in(tokens, sent, lang, lex, "actors")
-        places = _names_in(tokens, sent, lang, lex, "places")
-        military = any(a.military for a in analyses) or any(n.kind == "armed" for _, _, n in actors)
-        quantities = _quantities_in(tokens, sent, lang, lex)
-        events = []
+        candidates = []
         for offset, analysis in enumerate(analyses):
             i = sent.first_token + offset
             for trig in analysis.triggers:
                 last = _match_trigger(trig, tokens, i, sent.last_token)
-                if last is None or (trig.needs_military and not military):
-                    continue
-                if _suppressed(trig, tokens, i, last, sent):
-                    continue
-                if trig.subtype in _GROUND and _civilian_target(tokens, last, sent, lang, lex):
-                    continue
-                if trig.modal and _modal_cue(trig, tokens, i, last, sent, lang, lex):
-                    continue
-                events.append(self._event(norm, tokens, sent, trig, i, last, actors, places, quantities))
+                if last is not None and not _suppressed(trig, tokens, i, last, sent):
+                    candidates.append((trig, i, last))
+        if not candidates:
+            return []  # names and quantities only matter once a whole pattern matched
+        actors = _names_in(tokens, sent, lang, lex, "actors")
+        military = any(a.military for a in analyses) or any(n.kind == "armed" for _, _, n in actors)
+        places = quantities = None
+        events = []
+        for trig, i, last in candidates:
+            if trig.needs_military and not military:
+                continue
+            if trig.subtype in _GROUND and _civilian_target(tokens, last, sent, lang, lex):
+                continue
+            if trig.modal and _modal_cue(trig, tokens, i, last, sent, lang, lex):
+                continue
+            if places is None:
+                places = _names_in(tokens, sent, lang, lex, "places")
+                quantities = _quantities_in(tokens, sent, lang, lex)
+            events.append(self._event(norm, tokens, sent, trig, i, last, actors, places, quantities))
         return events
 
     def _event(self, norm, tokens, sent, trig, first, last, actors, places, quantities) -> Event:

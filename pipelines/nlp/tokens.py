@@ -8,8 +8,8 @@ surface form, and news vocabulary repeats enough that the cache answers most tok
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from .normalize import match_key
 from .resources import load_data
@@ -19,16 +19,14 @@ SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+|\n+")
 _ARABIC = re.compile("[\u0621-\u064a]")
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):  # a NamedTuple: built for every token of a candidate sentence, ~2x cheaper
     text: str   # match form
     start: int  # offsets into the display/match text
     end: int
     sentence: int
 
 
-@dataclass(frozen=True, slots=True)
-class Sentence:
+class Sentence(NamedTuple):
     index: int
     start: int
     end: int
