@@ -21,6 +21,9 @@ def labels(text: str, lang: str | None = None) -> set[str]:
     ("أرسل الجيش تعزيزات عسكرية إلى الحدود", {"troop_buildup"}),
     ("The army sent reinforcements and tanks to the border.", {"troop_buildup"}),
     ("Thousands of troops were massed near the frontier as the army raised its alert level.", {"troop_buildup"}),
+    ("زج الجيش بمئات المقاتلين في الجبهة الشمالية", {"troop_buildup"}),
+    ("جهزت القيادة وحدات خاصة للمعركة المقبلة", {"troop_buildup"}),
+    ("Two suicide bombers blew themselves up at a crowded market.", set()),
 ])
 def test_positive(text, expected):
     assert labels(text) == expected
