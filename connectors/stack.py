@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -287,10 +288,19 @@ ES_ARTIFACT = "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{vers
 NOBODY = 65534
 
 
+def _es_base(s: StackSettings) -> Path:
+    """Where Elasticsearch's files live. As root it runs as nobody, who must be able to reach
+    them: the checkout may sit under a directory nobody cannot enter, so use the temp dir."""
+    if os.geteuid() != 0:
+        return s.home / "elasticsearch"
+    tag = hashlib.sha256(str(s.home.resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"newswatch-es-{tag}"
+
+
 def resolve_elasticsearch(s: StackSettings) -> Path:
     """Elasticsearch's integ-test distribution (server, transport, x-pack core/security; no
     analysis-common, no percolator), unpacked once per version."""
-    base = s.home / "elasticsearch"
+    base = _es_base(s)
     dist = base / f"elasticsearch-{s.es_version}"
     if (dist / "bin" / "elasticsearch").exists():
         return dist
@@ -322,9 +332,10 @@ def start_elasticsearch(s: StackSettings) -> int:
         return pid
     _require_free_ports("elasticsearch", {"es_http_port": s.es_http_port, "es_transport_port": s.es_transport_port})
     dist = resolve_elasticsearch(s)
-    base = home / "elasticsearch"
+    base = _es_base(s)
     for sub in ("data", "logs", "tmp"):
         (base / sub).mkdir(exist_ok=True)
+    (home / "elasticsearch").mkdir(parents=True, exist_ok=True)  # pid and server.log stay with the stack
     (dist / "config" / "elasticsearch.yml").write_text("\n".join([
         "cluster.name: newswatch-es", "node.name: newswatch-es-1", "network.host: 127.0.0.1",
         f"http.port: {s.es_http_port}", f"transport.port: {s.es_transport_port}", "discovery.type: single-node",
@@ -340,7 +351,7 @@ def start_elasticsearch(s: StackSettings) -> int:
         for path in [base, *base.rglob("*")]:
             os.chown(path, NOBODY, NOBODY)
         cmd = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *cmd]
-    log = (base / "server.log").open("ab")
+    log = (home / "elasticsearch" / "server.log").open("ab")  # opened by us, inherited by the server
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=base,
                             env=env, start_new_session=True)
     _pid_file(home, "elasticsearch").write_text(str(proc.pid))
