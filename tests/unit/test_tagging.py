@@ -24,6 +24,8 @@ def labels(text: str, lang: str | None = None) -> set[str]:
     ("زج الجيش بمئات المقاتلين في الجبهة الشمالية", {"troop_buildup"}),
     ("جهزت القيادة وحدات خاصة للمعركة المقبلة", {"troop_buildup"}),
     ("Two suicide bombers blew themselves up at a crowded market.", set()),
+    ("The militia has been stockpiling weapons and ammunition in the hills.", {"troop_buildup"}),
+    ("أقام التنظيم معسكرات تدريب للمسلحين قرب الحدود", {"troop_buildup"}),
 ])
 def test_positive(text, expected):
     assert labels(text) == expected
