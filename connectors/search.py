@@ -11,7 +11,6 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pipelines.settings import REPO_DIR, SearchSettings
@@ -181,7 +180,3 @@ def _make_client(s: SearchSettings):
     from elasticsearch import Elasticsearch
 
     return Elasticsearch(s.url, basic_auth=auth, request_timeout=30, http_compress=True)
-
-
-def template_files() -> list[Path]:
-    return sorted(INDEX_DIR.glob("*.json"))

@@ -140,6 +140,14 @@ def _require_free_ports(component: str, ports: dict[str, int]) -> None:
                                  f"port with NEWSWATCH_STACK__{name.upper()}") from None
 
 
+def _running_or_ports_free(home: Path, component: str, ports: dict[str, int]) -> int | None:
+    """PID of the component if this stack already runs it; otherwise check its ports are free."""
+    pid = _read_pid(home, component)
+    if pid is None:
+        _require_free_ports(component, ports)
+    return pid
+
+
 def _spawn(cmd: list[str], home: Path, component: str) -> int:
     log = (home / component / "server.log").open("ab")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -199,10 +207,10 @@ def _kafka_ready(bootstrap: str) -> bool:
 
 def start_kafka(s: StackSettings) -> int:
     home = s.home
-    pid = _read_pid(home, "kafka")
+    pid = _running_or_ports_free(home, "kafka", {"kafka_port": s.kafka_port,
+                                                 "kafka_controller_port": s.kafka_controller_port})
     if pid:
         return pid
-    _require_free_ports("kafka", {"kafka_port": s.kafka_port, "kafka_controller_port": s.kafka_controller_port})
     lib = resolve_jars("kafka", home)
     base = home / "kafka"
     data = base / "data"
@@ -258,11 +266,10 @@ def http_ready(url: str) -> bool:
 
 def start_opensearch(s: StackSettings) -> int:
     home = s.home
-    pid = _read_pid(home, "opensearch")
+    pid = _running_or_ports_free(home, "opensearch", {"search_http_port": s.search_http_port,
+                                                      "search_transport_port": s.search_transport_port})
     if pid:
         return pid
-    _require_free_ports("opensearch", {"search_http_port": s.search_http_port,
-                                       "search_transport_port": s.search_transport_port})
     lib = resolve_jars("opensearch", home)
     classes = _compile_launcher(s, lib)
     node_home = home / "opensearch" / "node"
@@ -327,10 +334,10 @@ def resolve_elasticsearch(s: StackSettings) -> Path:
 
 def start_elasticsearch(s: StackSettings) -> int:
     home = s.home
-    pid = _read_pid(home, "elasticsearch")
+    pid = _running_or_ports_free(home, "elasticsearch", {"es_http_port": s.es_http_port,
+                                                         "es_transport_port": s.es_transport_port})
     if pid:
         return pid
-    _require_free_ports("elasticsearch", {"es_http_port": s.es_http_port, "es_transport_port": s.es_transport_port})
     dist = resolve_elasticsearch(s)
     base = _es_base(s)
     for sub in ("data", "logs", "tmp"):

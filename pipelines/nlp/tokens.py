@@ -58,18 +58,6 @@ def sentence_tokens(match_text: str, index: int, start: int, end: int) -> tuple[
     return tokens, Sentence(index, start, end, 0, len(tokens))
 
 
-def tokenize(match_text: str) -> tuple[list[Token], list[Sentence]]:
-    """All tokens and sentences of a text (token indices global to the text)."""
-    tokens: list[Token] = []
-    sentences: list[Sentence] = []
-    for s_index, (s_start, s_end) in enumerate(sentence_bounds(match_text)):
-        first = len(tokens)
-        for m in TOKEN_RE.finditer(match_text, s_start, s_end):
-            tokens.append(Token(m.group(0), m.start(), m.end(), s_index))
-        sentences.append(Sentence(s_index, s_start, s_end, first, len(tokens)))
-    return tokens, sentences
-
-
 class _Affixes:
     def __init__(self) -> None:
         data = load_data("affixes")
