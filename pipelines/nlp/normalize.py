@@ -72,10 +72,25 @@ def _build_clean_table() -> dict[int, str | None]:
 
 
 _CLEAN = _build_clean_table()
-_CHANGES_LENGTH = re.compile(
-    "[" + "".join(re.escape(chr(cp)) for cp, rep in sorted(_CLEAN.items()) if rep is None or len(rep) != 1) + "]+"
-)
-_FOLD = {ord(k): v for k, v in _ALEF_FOLD.items()}
+
+
+def _char_class(codepoints: list[int]) -> str:
+    """A regex character class matching exactly these code points, as ranges."""
+    parts, run_start, prev = [], None, None
+    for cp in codepoints + [None]:
+        if cp is not None and prev is not None and cp == prev + 1:
+            prev = cp
+            continue
+        if run_start is not None:
+            parts.append(re.escape(chr(run_start)) + ("-" + re.escape(chr(prev)) if prev > run_start else ""))
+        run_start = prev = cp
+    return "[" + "".join(parts) + "]"
+
+
+# Scanning for the few characters that change is much faster than translating every character
+# (str.translate with a dict table costs a lookup per character; a regex character class is a bitmap).
+_NEEDS_CLEAN = re.compile(_char_class(sorted(_CLEAN)) + "+")
+_CHANGES_LENGTH = re.compile(_char_class(sorted(cp for cp, rep in _CLEAN.items() if rep is None or len(rep) != 1)))
 
 
 @dataclass(frozen=True)
@@ -96,29 +111,36 @@ class Normalized:
 def clean_unicode(text: str) -> tuple[str, OffsetMap]:
     """Unicode-level clean-up with an offset map back to `text`."""
     mapping = OffsetMap()
-    if not _CHANGES_LENGTH.search(text):
-        return text.translate(_CLEAN), mapping
     parts: list[str] = []
     out_len = last = 0
-    for m in _CHANGES_LENGTH.finditer(text):
-        seg = text[last:m.start()].translate(_CLEAN)
-        parts.append(seg)
-        out_len += len(seg)
-        for i in range(m.start(), m.end()):
-            rep = _CLEAN.get(ord(text[i])) or ""
-            for k in range(len(rep)):
-                mapping.add(out_len + k, i - (out_len + k))
-            out_len += len(rep)
-            parts.append(rep)
-            mapping.add(out_len, i + 1 - out_len)
+    for m in _NEEDS_CLEAN.finditer(text):
+        parts.append(text[last:m.start()])
+        out_len += m.start() - last
+        run = m.group(0)
+        if not _CHANGES_LENGTH.search(run):
+            parts.append(run.translate(_CLEAN))
+            out_len += len(run)
+        else:
+            for i in range(m.start(), m.end()):
+                rep = _CLEAN.get(ord(text[i])) or ""
+                for k in range(len(rep)):
+                    mapping.add(out_len + k, i - (out_len + k))
+                out_len += len(rep)
+                parts.append(rep)
+                mapping.add(out_len, i + 1 - out_len)
         last = m.end()
-    parts.append(text[last:].translate(_CLEAN))
+    if not parts:
+        return text, mapping
+    parts.append(text[last:])
     return "".join(parts), mapping
 
 
 def fold(display: str) -> str:
     """Match form of already-clean text: letter folding + case folding, length-preserving."""
-    folded = display.translate(_FOLD)
+    folded = display
+    for src, dst in _ALEF_FOLD.items():  # six str.replace calls beat one per-character translate
+        if src in folded:
+            folded = folded.replace(src, dst)
     lowered = folded.lower()
     if len(lowered) == len(folded):
         return lowered
@@ -133,13 +155,20 @@ def match_key(word: str) -> str:
 
 # --- scraper artefact repair -------------------------------------------------------------
 
-_DIGIT_CONTACT = re.compile(f"{_LETTER}(?=\\d)|\\d(?={_LETTER})")
-_PUNCT_CONTACT = re.compile(f"(?<={_LETTER})([?!.]+|\u2026)(?={_LETTER}|\u00ab)|(?<={_LETTER})(?=\u00ab)|(?<=\u00bb)(?={_LETTER})")
+# Every pattern below starts with a character that is rare in running text (a digit, a punctuation
+# mark, ة/ى), so the regex engine skips ahead at C speed; the context is then checked in Python.
+_DIGITS = re.compile(r"\d\d*")  # not r"\d+": a leading single class lets the engine scan ahead fast
+_PUNCT_BEFORE_WORD = re.compile(f"[?!.\u2026](?=[{ARABIC_LETTERS}\u00ab])")
+_QUOTES = re.compile("[\u00ab\u00bb]")
+_SENTENCE_PUNCT = frozenset("?!.")
 # ة and ى only end words; ى+ء is an old spelling of final hamza ("الطوارىء"), not a boundary.
-_FINAL_LETTER_CONTACT = re.compile(f"(?<=[\u0629\u0649])(?=(?!\u0621){_LETTER})")
+_FINAL_LETTER_CONTACT = re.compile(f"[\u0629\u0649](?!\u0621)(?={_LETTER})")
 # Run-together candidates: 5-30 letters. Longer runs are not two words, and bounding the length
 # keeps the splitter linear on adversarial input.
-_LONG_WORD = re.compile(f"(?<!{_LETTER}){_LETTER}{{5,30}}(?!{_LETTER})")
+_LETTER_RUN = re.compile(f"{_LETTER}+")
+_LETTER_SET = frozenset(chr(cp) for cp in _ranges(ARABIC_LETTERS))
+_MIN_RUN, _MAX_RUN = 5, 30
+
 _LETTER_RUN_END = re.compile(f"{_LETTER}+$")
 _LETTER_RUN_START = re.compile(f"^{_LETTER}*")
 
@@ -324,37 +353,89 @@ def _has_point_inside(sorted_points: list[int], start: int, end: int) -> bool:
     return k < len(sorted_points) and sorted_points[k] < end
 
 
+def _letter_at(text: str, i: int) -> bool:
+    return 0 <= i < len(text) and text[i] in _LETTER_SET
+
+
+def _digit_contacts(text: str) -> list[int]:
+    """Positions p of letter/digit contacts between p and p + 1 (the `pos` of _digit_split)."""
+    found = []
+    for m in _DIGITS.finditer(text):
+        if _letter_at(text, m.start() - 1):
+            found.append(m.start() - 1)
+        if _letter_at(text, m.end()):
+            found.append(m.end() - 1)
+    return found
+
+
+def _punct_repairs(text: str, rules: _SplitRules) -> list[int]:
+    """Spaces missing after sentence punctuation, before "«" and after "»" between Arabic words."""
+    found = []
+    for m in _PUNCT_BEFORE_WORD.finditer(text):
+        start = m.start()
+        if text[start] != "\u2026":
+            while start > 0 and text[start - 1] in _SENTENCE_PUNCT:
+                start -= 1
+        if not _letter_at(text, start - 1):
+            continue
+        at = m.end()
+        run = _LETTER_RUN_END.search(text[max(0, start - 8):start]).group(0)
+        if text[start:at] == "." and (len(run) < 3 or len(_LETTER_RUN_START.match(text[at:at + 3]).group(0)) < 3):
+            continue  # abbreviations: "ق.م", "د.أحمد", "سي.إن.إن"
+        if text[at:at + 1] == "\u00ab" and fold(run) in rules.proclitics:
+            continue  # "و«الريك1»": a conjunction before a quoted name
+        found.append(at)
+    for m in _QUOTES.finditer(text):
+        at = m.start()
+        if m.group(0) == "\u00bb":
+            if _letter_at(text, at + 1):
+                found.append(at + 1)
+        elif _letter_at(text, at - 1):
+            run = _LETTER_RUN_END.search(text[max(0, at - 8):at]).group(0)
+            if fold(run) not in rules.proclitics:
+                found.append(at)
+    return found
+
+
+def _occurrences(text: str, word: str) -> list[int]:
+    """Start of each occurrence of `word` as a whole run of Arabic letters."""
+    out, i = [], text.find(word)
+    while i >= 0:
+        if not _letter_at(text, i - 1) and not _letter_at(text, i + len(word)):
+            out.append(i)
+        i = text.find(word, i + 1)
+    return out
+
+
 def find_repairs(text: str) -> list[int]:
     """Positions in clean text before which a space must be inserted."""
     rules = _rules()
     points: set[int] = set()
-    tokens = _Tokens(text) if _DIGIT_CONTACT.search(text) else None
-    for m in _DIGIT_CONTACT.finditer(text):
-        at = _digit_split(text, m.start(), rules, tokens)
+    contacts = _digit_contacts(text)
+    tokens = _Tokens(text) if contacts else None
+    for pos in contacts:
+        at = _digit_split(text, pos, rules, tokens)
         if at is not None:
             points.add(at)
-    for m in _PUNCT_CONTACT.finditer(text):
-        before = _LETTER_RUN_END.search(text[max(0, m.start() - 8):m.start()])
-        run = before.group(0) if before else ""
-        if m.group(1) == "." and (len(run) < 3 or len(_LETTER_RUN_START.match(text[m.end():m.end() + 3]).group(0)) < 3):
-            continue  # abbreviations: "ق.م", "د.أحمد", "سي.إن.إن"
-        if text[m.end():m.end() + 1] == "\u00ab" and fold(run) in rules.proclitics:
-            continue  # "و«الريك1»": a conjunction before a quoted name
-        points.add(m.end())
-    for m in _FINAL_LETTER_CONTACT.finditer(text):
-        points.add(m.start())
-    # Most long words are known not to split: rule them out with one set difference (C speed)
-    # and walk the text only when a candidate remains.
-    candidates = set(_LONG_WORD.findall(text)) - _NO_SPLIT
-    if candidates:
+    points.update(_punct_repairs(text, rules))
+    points.update(m.end() for m in _FINAL_LETTER_CONTACT.finditer(text))
+    # Most words are known not to split: rule them out with one set difference (C speed) and
+    # look for the rest only when one of them does split.
+    unseen = set(_LETTER_RUN.findall(text)) - _NO_SPLIT
+    splits = {}
+    for word in unseen:
+        if not _MIN_RUN <= len(word) <= _MAX_RUN:
+            _NO_SPLIT.add(word)  # too short or too long to be two words: never looked at again
+            continue
+        at = _split_point(word, rules)
+        if at is not None:
+            splits[word] = at
+    if splits:
         split_before = sorted(points)
-        for m in _LONG_WORD.finditer(text):
-            word = m.group(0)
-            if word not in candidates:
-                continue
-            at = _split_point(word, rules)
-            if at is not None and not _has_point_inside(split_before, m.start(), m.end()):
-                points.add(m.start() + at)
+        for word, at in splits.items():
+            for start in _occurrences(text, word):
+                if not _has_point_inside(split_before, start, start + len(word)):
+                    points.add(start + at)
     return sorted(points)
 
 

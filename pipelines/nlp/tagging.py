@@ -13,13 +13,14 @@ place are merged.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import asdict, dataclass, field
 
 from .geo import gazetteer
 from .language import detect_language, detect_paragraphs
 from .lexicon import Lexicon, Name, Trigger, lexicon
 from .normalize import Normalized, normalize
-from .tokens import Sentence, Token, name_stems, sentence_bounds, sentence_tokens, sentence_words, stems
+from .tokens import TOKEN_RE, Sentence, name_stems, sentence_bounds, stems
 
 EVENT_TYPES = ("offensive", "ceasefire", "troop_buildup")
 NEAR_TOKENS = 12      # actors/places this close to a trigger belong to its event
@@ -129,11 +130,14 @@ def _analyse(word: str, lang: str, lex: Lexicon) -> _Analysis:
     st = stems(word) if lang == "ar" else stems(word) | {word}
     trig_table = lex.triggers_by_first.get(lang, {})
     places = gazetteer()
-    triggers = tuple({t.id: t for s in st for t in trig_table.get(s, ())}.values())
+    # Sorted so that results never depend on set order (which changes with each process's hash
+    # seed): the trigger kept by a merge and the first place, part of an event's id, must be stable.
+    triggers = tuple(sorted({t.id: t for s in st for t in trig_table.get(s, ())}.values(), key=lambda t: t.id))
     name_st = name_stems(word) if lang == "ar" else st
-    actors = tuple(sorted((n for s in name_st for n in lex.actors_by_first.get(s, ())), key=lambda n: -len(n.words)))
+    actors = tuple(sorted((n for s in name_st for n in lex.actors_by_first.get(s, ())),
+                          key=lambda n: (-len(n.words), n.canonical, n.words)))
     place_names = tuple(sorted((n for s in name_st for n in places.get(s, ())),
-                               key=lambda n: (-len(n.words), not n.curated)))
+                               key=lambda n: (-len(n.words), not n.curated, n.canonical, n.words, n.country or "")))
     military = bool(st & lex.military.get(lang, frozenset()))
     groups = lex.modality.get(lang, {})
     # Arabic cues may carry clitics ("والمخاوف"); English cues must match the word itself.
@@ -146,40 +150,77 @@ def _analyse(word: str, lang: str, lex: Lexicon) -> _Analysis:
     return found
 
 
-# Words known to start (or not to start) a trigger pattern, per language: lets a sentence without
-# any trigger be skipped with set operations instead of a Python loop over its tokens.
-_TRIGGER_WORDS: dict[str, set[str]] = {"ar": set(), "en": set()}
-_PLAIN_WORDS: dict[str, set[str]] = {"ar": set(), "en": set()}
+class _TriggerIndex:
+    """Which sentences can hold a whole trigger pattern, decided with set operations.
+
+    Every slot of every pattern gets a key (pattern, slot). A white-space token is looked at once
+    (cached): the keys its words satisfy. A sentence is worth matching only when, for some
+    pattern, the union of its tokens' keys holds all that pattern's keys; most sentences are
+    ruled out at C speed by one set intersection with the tokens that carry any key.
+    """
+
+    CACHE_LIMIT = 500_000
+
+    def __init__(self, triggers: list[Trigger]) -> None:
+        self.needs: list[frozenset[tuple[int, int]]] = []
+        self.slot_keys: dict[str, list[tuple[int, int]]] = {}
+        for no, trig in enumerate(triggers):
+            self.needs.append(frozenset((no, k) for k in range(len(trig.slots))))
+            for k, slot in enumerate(trig.slots):
+                for word in slot:
+                    self.slot_keys.setdefault(word, []).append((no, k))
+        self.keys_of: dict[str, frozenset[tuple[int, int]]] = {}  # tokens that satisfy some slot
+        self.carriers: set[str] = set()                           # the same tokens, as a set
+        self.plain: set[str] = set()                              # tokens known to satisfy none
+
+    def _learn(self, token: str) -> None:
+        keys = set()
+        for word in TOKEN_RE.findall(token):
+            if len(word) <= MAX_WORD:  # no lexicon word is this long; junk runs stay cheap
+                for stem in stems(word):
+                    keys.update(self.slot_keys.get(stem, ()))
+        if keys:
+            self.keys_of[token] = frozenset(keys)
+            self.carriers.add(token)
+        else:
+            if len(self.plain) > self.CACHE_LIMIT:
+                self.plain.clear()
+            self.plain.add(token)
+
+    def may_match(self, tokens: list[str]) -> bool:
+        present = set(tokens)
+        for token in present - self.plain - self.carriers:
+            self._learn(token)
+        carrying = present & self.carriers  # set & set walks the smaller one
+        if not carrying:
+            return False
+        keys = set().union(*(self.keys_of[t] for t in carrying))
+        return any(self.needs[no] <= keys for no, k in keys if k == 0)
 
 
-def _may_have_trigger(words: list[str], lang: str, lex: Lexicon) -> bool:
-    known, plain = _TRIGGER_WORDS[lang], _PLAIN_WORDS[lang]
-    present = set(words)
-    if present & known:
-        return True
-    for word in present - plain:
-        (known if _analyse(word, lang, lex).triggers else plain).add(word)
-    if len(plain) > 500_000:
-        plain.clear()
-    return not present.isdisjoint(known)
+@lru_cache(maxsize=1)
+def _trigger_indexes() -> dict[str, _TriggerIndex]:
+    lex = lexicon()
+    return {lang: _TriggerIndex(list({t.id: t for ts in table.values() for t in ts}.values()))
+            for lang, table in lex.triggers_by_first.items()}
 
 
 # --- matching ---------------------------------------------------------------------------------
 
-def _slot_matches(token: Token, slot: frozenset[str]) -> bool:
-    return token.text in slot or not stems(token.text).isdisjoint(slot)
+def _slot_matches(word: str, slot: frozenset[str]) -> bool:
+    return word in slot or not stems(word).isdisjoint(slot)
 
 
-def _match_trigger(trig: Trigger, tokens: list[Token], i: int, end: int) -> int | None:
-    """Index of the last token of the pattern starting at i, or None."""
+def _match_trigger(trig: Trigger, words: list[str], i: int) -> int | None:
+    """Index of the last word of the pattern starting at i, or None."""
     pos = i
     for slot in trig.slots[1:]:
         nxt = None
-        for j in range(pos + 1, min(pos + 2 + trig.gap, end)):
-            if _slot_matches(tokens[j], slot):
+        for j in range(pos + 1, min(pos + 2 + trig.gap, len(words))):
+            if _slot_matches(words[j], slot):
                 nxt = j
                 break
-            if tokens[j].text in _CLAUSE_PUNCT:
+            if words[j] in _CLAUSE_PUNCT:
                 break  # a pattern never spans a clause boundary
         if nxt is None:
             return None
@@ -191,71 +232,68 @@ _GROUND = frozenset({"ground_attack", "clash"})
 CIVILIAN_WINDOW = 4
 
 
-def _civilian_target(tokens: list[Token], last: int, sent: Sentence, lang: str, lex: Lexicon) -> bool:
+def _civilian_target(words: list[str], last: int, lang: str, lex: Lexicon) -> bool:
     """An attack "on homes/civilians/a market" is not an offensive (guidelines); strikes still are."""
     targets = lex.civilian_targets.get(lang, frozenset())
-    for j in range(last + 1, min(last + 1 + CIVILIAN_WINDOW, sent.last_token)):
-        if tokens[j].text in _CLAUSE_PUNCT:
+    for j in range(last + 1, min(last + 1 + CIVILIAN_WINDOW, len(words))):
+        if words[j] in _CLAUSE_PUNCT:
             return False
-        if not stems(tokens[j].text).isdisjoint(targets):
+        if not stems(words[j]).isdisjoint(targets):
             return True
     return False
 
 
-def _phrase_at(tokens: list[Token], i: int, phrase: tuple[str, ...], end: int) -> bool:
-    if i < 0 or i + len(phrase) > end:
+def _phrase_at(words: list[str], i: int, phrase: tuple[str, ...]) -> bool:
+    if i < 0 or i + len(phrase) > len(words):
         return False
-    return all(tokens[i + k].text == w or w in stems(tokens[i + k].text) for k, w in enumerate(phrase))
+    return all(words[i + k] == w or w in stems(words[i + k]) for k, w in enumerate(phrase))
 
 
-def _suppressed(trig: Trigger, tokens: list[Token], first: int, last: int, sent: Sentence) -> bool:
+def _suppressed(trig: Trigger, words: list[str], first: int, last: int) -> bool:
     """A suppressing phrase right after the trigger word or after the whole pattern, or right before it."""
     after = {first + 1, last + 1}
-    if any(_phrase_at(tokens, at, p, sent.last_token) for p in trig.suppress_next for at in after):
+    if any(_phrase_at(words, at, p) for p in trig.suppress_next for at in after):
         return True
-    return any(_phrase_at(tokens, first - len(p), p, sent.last_token) for p in trig.suppress_prev)
+    return any(_phrase_at(words, first - len(p), p) for p in trig.suppress_prev)
 
 
-def _modal_cue(trig: Trigger, tokens: list[Token], first: int, last: int, sent: Sentence,
-               lang: str, lex: Lexicon) -> str | None:
+def _modal_cue(trig: Trigger, words: list[str], first: int, last: int, lang: str, lex: Lexicon) -> str | None:
     """The modality that cancels this trigger, if any (negation, future, fear, purpose, ...)."""
-    if lang == "ar" and trig.type == "offensive" and tokens[first].text[:1] == "ل" \
-            and tokens[first].text not in trig.slots[0]:
+    if lang == "ar" and trig.type == "offensive" and words[first][:1] == "ل" and words[first] not in trig.slots[0]:
         return "purpose"  # "للسيطرة", "لتتمكن": an aim, not a report
     active = lex.groups_by_type.get(trig.type, frozenset())
     steps = 0
     j = first - 1
-    while j >= sent.first_token and steps < lex.window_before:
-        tok = tokens[j]
-        if tok.text in lex.clause_breaks:
+    while j >= 0 and steps < lex.window_before:
+        word = words[j]
+        if word in lex.clause_breaks:
             break
-        cues = _analyse(tok.text, lang, lex).cues & active
+        cues = _analyse(word, lang, lex).cues & active
         for cue in cues:
-            if cue == "purpose" and tok.text in lex.purpose_needs_verb and (
-                    trig.pos == "noun" or (j > sent.first_token and tokens[j - 1].text in lex.purpose_to_factual)):
+            if cue == "purpose" and word in lex.purpose_needs_verb and (
+                    trig.pos == "noun" or (j > 0 and words[j - 1] in lex.purpose_to_factual)):
                 continue
             return cue
         steps += 1
         j -= 1
-    for j in range(last + 1, min(last + 1 + lex.window_after, sent.last_token)):
-        cues = _analyse(tokens[j].text, lang, lex).cues & lex.after_groups & active
+    for j in range(last + 1, min(last + 1 + lex.window_after, len(words))):
+        cues = _analyse(words[j], lang, lex).cues & lex.after_groups & active
         if cues:
             return next(iter(cues))
     return None
 
 
-def _names_in(tokens: list[Token], sent: Sentence, lang: str, lex: Lexicon,
-              which: str) -> list[tuple[int, int, Name]]:
-    """(first token, last token, name) for each actor or place named in the sentence."""
+def _names_in(words: list[str], analyses: list[_Analysis], which: str) -> list[tuple[int, int, Name]]:
+    """(first word, last word, name) for each actor or place named in the sentence."""
     found = []
-    i = sent.first_token
-    while i < sent.last_token:
-        cands = getattr(_analyse(tokens[i].text, lang, lex), which)
+    n_words = len(words)
+    i = 0
+    while i < n_words:
         hit = None
-        for name in cands:
+        for name in getattr(analyses[i], which):
             n = len(name.words)
-            if i + n <= sent.last_token and all(
-                    tokens[i + k].text == name.words[k] or name.words[k] in name_stems(tokens[i + k].text)
+            if i + n <= n_words and all(
+                    words[i + k] == name.words[k] or name.words[k] in name_stems(words[i + k])
                     for k in range(1, n)):
                 hit = (i, i + n - 1, name)
                 break
@@ -267,26 +305,25 @@ def _names_in(tokens: list[Token], sent: Sentence, lang: str, lex: Lexicon,
     return found
 
 
-def _quantities_in(tokens: list[Token], sent: Sentence, lang: str, lex: Lexicon) -> list[tuple[int, int, float, str]]:
+def _quantities_in(words: list[str], lang: str, lex: Lexicon) -> list[tuple[int, int, float, str]]:
     units = lex.units.get(lang, {})
-    words = lex.number_words.get(lang, {})
+    number_words = lex.number_words.get(lang, {})
     found = []
-    for i in range(sent.first_token, sent.last_token):
-        text = tokens[i].text
+    for i, text in enumerate(words):
         if _NUMBER.match(text):
             try:
                 value = float(text.replace(",", ""))
             except ValueError:
                 continue
-        elif text in words:
-            value = float(words[text])
+        elif text in number_words:
+            value = float(number_words[text])
         else:
             continue
         for n in (2, 1):
             for skip in (0, 1):  # "45 كيلو مترا", "4500 from the ... fighters" (one word between)
                 j = i + 1 + skip
-                seq = tuple(t.text for t in tokens[j:j + n])
-                if j + n <= sent.last_token and (seq in units or (n == 1 and _stemmed_unit(seq[0], units))):
+                seq = tuple(words[j:j + n])
+                if j + n <= len(words) and (seq in units or (n == 1 and _stemmed_unit(seq[0], units))):
                     unit = units.get(seq) or _stemmed_unit(seq[0], units)
                     found.append((i, j + n - 1, value, unit))
                     break
@@ -310,6 +347,7 @@ class Tagger:
 
     def __init__(self) -> None:
         self.lex = lexicon()
+        self.indexes = _trigger_indexes()
         gazetteer()
 
     def tag(self, text: str, language: str | None = None) -> TagResult:
@@ -331,83 +369,89 @@ class Tagger:
         events: list[Event] = []
         sentence_info = []
         match = norm.match
+        scripts = _scripts(match) if lang in ("ar", "en") else None
         for index, (start, end) in enumerate(sentence_bounds(match)):
-            s_lang = self._sentence_language(match, start, end, lang)
+            s_lang = scripts if scripts != "mixed" else _sentence_language(match, start, end)
             found: list[Event] = []
-            if s_lang and _may_have_trigger(sentence_words(match, start, end), s_lang, self.lex):
-                tokens, sent = sentence_tokens(match, index, start, end)
-                found = self._tag_sentence(norm, tokens, sent, s_lang)
+            if s_lang in self.indexes and self.indexes[s_lang].may_match(match[start:end].split()):
+                found = self._tag_sentence(norm, Sentence(match, index, start, end), s_lang)
             events.extend(found)
             o_start, o_end = norm.original_span(start, end)
             sentence_info.append({"index": index, "start": o_start, "end": o_end,
                                   "labels": sorted({e.type for e in found})})
         return TagResult(lang, conf, _merge(events), sentence_info, truncated)
 
-    @staticmethod
-    def _sentence_language(match: str, start: int, end: int, item_lang: str) -> str | None:
-        """Arabic or English rules for this sentence, by script (mixed items exist)."""
-        if item_lang not in ("ar", "en"):
-            return None
-        arabic = len(_ARABIC.findall(match, start, end))
-        latin = len(_LATIN.findall(match, start, end))
-        return "ar" if arabic and arabic >= latin else "en"
-
-    def _tag_sentence(self, norm: Normalized, tokens: list[Token], sent: Sentence, lang: str) -> list[Event]:
+    def _tag_sentence(self, norm: Normalized, sent: Sentence, lang: str) -> list[Event]:
         lex = self.lex
-        analyses = [_analyse(tokens[i].text, lang, lex) for i in range(sent.first_token, sent.last_token)]
+        words = sent.words
+        analyses = [_analyse(word, lang, lex) for word in words]
         candidates = []
-        for offset, analysis in enumerate(analyses):
-            i = sent.first_token + offset
+        for i, analysis in enumerate(analyses):
             for trig in analysis.triggers:
-                last = _match_trigger(trig, tokens, i, sent.last_token)
-                if last is not None and not _suppressed(trig, tokens, i, last, sent):
+                last = _match_trigger(trig, words, i)
+                if last is not None and not _suppressed(trig, words, i, last):
                     candidates.append((trig, i, last))
         if not candidates:
             return []  # names and quantities only matter once a whole pattern matched
-        actors = _names_in(tokens, sent, lang, lex, "actors")
+        actors = _names_in(words, analyses, "actors")
         military = any(a.military for a in analyses) or any(n.kind == "armed" for _, _, n in actors)
         places = quantities = None
         events = []
         for trig, i, last in candidates:
             if trig.needs_military and not military:
                 continue
-            if trig.subtype in _GROUND and _civilian_target(tokens, last, sent, lang, lex):
+            if trig.subtype in _GROUND and _civilian_target(words, last, lang, lex):
                 continue
-            if trig.modal and _modal_cue(trig, tokens, i, last, sent, lang, lex):
+            if trig.modal and _modal_cue(trig, words, i, last, lang, lex):
                 continue
             if places is None:
-                places = _names_in(tokens, sent, lang, lex, "places")
-                quantities = _quantities_in(tokens, sent, lang, lex)
-            events.append(self._event(norm, tokens, sent, trig, i, last, actors, places, quantities))
+                places = _names_in(words, analyses, "places")
+                quantities = _quantities_in(words, lang, lex)
+            events.append(self._event(norm, sent, trig, i, last, actors, places, quantities))
         return events
 
-    def _event(self, norm, tokens, sent, trig, first, last, actors, places, quantities) -> Event:
-        o_start, o_end = norm.original_span(tokens[first].start, tokens[last].end)
+    def _event(self, norm, sent, trig, first, last, actors, places, quantities) -> Event:
+        o_start, o_end = norm.original_span(*sent.span(first, last))
         trigger = {"text": norm.original[o_start:o_end], "start": o_start, "end": o_end}
         return Event(
             type=trig.type, subtype=trig.subtype, sentence=sent.index, trigger=trigger, rule=trig.id,
             confidence=min(0.99, trig.confidence + (0.05 if actors else 0.0)),
-            actors=_mentions(norm, tokens, actors, first, last, NEAR_TOKENS),
-            locations=_mentions(norm, tokens, places, first, last, NEAR_TOKENS),
-            quantities=[_quantity(norm, tokens, q) for q in quantities
+            actors=_mentions(norm, sent, actors, first, last, NEAR_TOKENS),
+            locations=_mentions(norm, sent, places, first, last, NEAR_TOKENS),
+            quantities=[_quantity(norm, sent, q) for q in quantities
                         if abs(q[0] - first) <= QUANTITY_TOKENS or abs(q[1] - last) <= QUANTITY_TOKENS],
         )
 
 
-def _mentions(norm: Normalized, tokens: list[Token], names, first: int, last: int, near: int) -> list[Mention]:
+def _scripts(match: str) -> str:
+    """"ar" or "en" when the whole text is in one script, else "mixed" (decided per sentence)."""
+    arabic, latin = _ARABIC.search(match), _LATIN.search(match)
+    if arabic and latin:
+        return "mixed"
+    return "ar" if arabic else "en"
+
+
+def _sentence_language(match: str, start: int, end: int) -> str:
+    """Arabic or English rules for this sentence, by script (mixed items exist)."""
+    arabic = len(_ARABIC.findall(match, start, end))
+    latin = len(_LATIN.findall(match, start, end))
+    return "ar" if arabic and arabic >= latin else "en"
+
+
+def _mentions(norm: Normalized, sent: Sentence, names, first: int, last: int, near: int) -> list[Mention]:
     out: dict[str, Mention] = {}
     for a, b, name in sorted(names, key=lambda h: min(abs(h[0] - first), abs(h[1] - last))):
         if min(abs(a - last), abs(b - first)) > near or name.canonical in out:
             continue
-        o_start, o_end = norm.original_span(tokens[a].start, tokens[b].end)
+        o_start, o_end = norm.original_span(*sent.span(a, b))
         out[name.canonical] = Mention(norm.original[o_start:o_end], o_start, o_end, name.canonical,
                                       name.kind, name.country, name.lat, name.lon)
     return list(out.values())
 
 
-def _quantity(norm: Normalized, tokens: list[Token], q) -> Quantity:
+def _quantity(norm: Normalized, sent: Sentence, q) -> Quantity:
     a, b, value, unit = q
-    o_start, o_end = norm.original_span(tokens[a].start, tokens[b].end)
+    o_start, o_end = norm.original_span(*sent.span(a, b))
     return Quantity(value, unit, norm.original[o_start:o_end], o_start, o_end)
 
 

@@ -9,53 +9,56 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import NamedTuple
-
 from .normalize import match_key
 from .resources import load_data
 
 TOKEN_RE = re.compile(r"\w+(?:[-'.]\w+)*|[^\w\s]", re.UNICODE)
-SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+|\n+")
+# Sentence ends: . ! ? followed by white space, or a line break. One character class to scan for
+# (fast in the regex engine); what follows it is checked in Python.
+_BREAK_RE = re.compile(r"[.!?\n]")
+_SPACES_RE = re.compile(r"\s+")
+_NEWLINES_RE = re.compile(r"\n+")
 _ARABIC = re.compile("[\u0621-\u064a]")
-
-
-class Token(NamedTuple):  # a NamedTuple: built for every token of a candidate sentence, ~2x cheaper
-    text: str   # match form
-    start: int  # offsets into the display/match text
-    end: int
-    sentence: int
-
-
-class Sentence(NamedTuple):
-    index: int
-    start: int
-    end: int
-    first_token: int
-    last_token: int  # exclusive
 
 
 def sentence_bounds(match_text: str) -> list[tuple[int, int]]:
     """[start, end) of each non-blank sentence: split after . ! ? followed by space, and at newlines."""
     bounds = []
-    start = 0
-    for m in SENTENCE_END_RE.finditer(match_text):
-        if match_text[start:m.start()].strip():
-            bounds.append((start, m.start()))
-        start = m.end()
+    start = consumed = 0
+    for m in _BREAK_RE.finditer(match_text):
+        p = m.start()
+        if p < consumed:
+            continue  # a newline inside white space already taken as a separator
+        if match_text[p] == "\n":
+            gap = _NEWLINES_RE.match(match_text, p)
+        else:
+            gap = _SPACES_RE.match(match_text, p + 1)
+            if gap is None:
+                continue  # "3.5", "U.S.A": no space after the mark
+        if match_text[start:gap.start()].strip():
+            bounds.append((start, gap.start()))
+        start = consumed = gap.end()
     if match_text[start:].strip():
         bounds.append((start, len(match_text)))
     return bounds
 
 
-def sentence_words(match_text: str, start: int, end: int) -> list[str]:
-    """The sentence's token texts (C-speed; positions come later, only when needed)."""
-    return TOKEN_RE.findall(match_text, start, end)
+class Sentence:
+    """One sentence of the match form: its words at once, their offsets only when an event needs them."""
 
+    __slots__ = ("index", "start", "end", "words", "_text", "_spans")
 
-def sentence_tokens(match_text: str, index: int, start: int, end: int) -> tuple[list[Token], Sentence]:
-    """Tokens of one sentence with their offsets; token indices are local to the sentence."""
-    tokens = [Token(m.group(0), m.start(), m.end(), index) for m in TOKEN_RE.finditer(match_text, start, end)]
-    return tokens, Sentence(index, start, end, 0, len(tokens))
+    def __init__(self, match_text: str, index: int, start: int, end: int) -> None:
+        self.index, self.start, self.end = index, start, end
+        self.words: list[str] = TOKEN_RE.findall(match_text, start, end)
+        self._text = match_text
+        self._spans: list[tuple[int, int]] | None = None
+
+    def span(self, first: int, last: int) -> tuple[int, int]:
+        """Offsets in the match text of words first..last (inclusive)."""
+        if self._spans is None:
+            self._spans = [m.span() for m in TOKEN_RE.finditer(self._text, self.start, self.end)]
+        return self._spans[first][0], self._spans[last][1]
 
 
 class _Affixes:
