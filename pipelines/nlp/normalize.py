@@ -102,10 +102,7 @@ class Normalized:
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Original [start, end) of display/match [start, end)."""
-        if end <= start:
-            o = self.offsets.to_original(start)
-            return o, o
-        return self.offsets.to_original(start), self.offsets.to_original(end - 1) + 1
+        return self.offsets.span(start, end)
 
 
 def clean_unicode(text: str) -> tuple[str, OffsetMap]:
@@ -117,8 +114,11 @@ def clean_unicode(text: str) -> tuple[str, OffsetMap]:
         parts.append(text[last:m.start()])
         out_len += m.start() - last
         run = m.group(0)
-        if not _CHANGES_LENGTH.search(run):
-            parts.append(run.translate(_CLEAN))
+        rep = run.translate(_CLEAN)
+        if not rep:  # only deletions (diacritics, tatweel, marks): one shift for the whole run
+            mapping.add(out_len, m.end() - out_len)
+        elif not _CHANGES_LENGTH.search(run):
+            parts.append(rep)
             out_len += len(run)
         else:
             for i in range(m.start(), m.end()):
@@ -204,17 +204,17 @@ _NON_SPACE = re.compile(r"\S+")
 _MAX_WORD = 40  # longest run of letters or digits looked at around a contact
 
 
-class _Tokens:
-    """Whitespace-token bounds of a text, computed once, looked up by bisection."""
+_TOKEN_WINDOW = 200  # a white-space token is looked at this far around a contact (junk runs stay cheap)
+_UP_TO_LAST_SPACE = re.compile(r".*\s", re.DOTALL)
 
-    def __init__(self, text: str) -> None:
-        spans = [(m.start(), m.end()) for m in _NON_SPACE.finditer(text)]
-        self.starts = [a for a, _ in spans]
-        self.ends = [b for _, b in spans]
 
-    def around(self, i: int) -> tuple[int, int]:
-        k = bisect_right(self.starts, i) - 1
-        return self.starts[k], self.ends[k]
+def _token_around(text: str, i: int) -> tuple[int, int]:
+    """[start, end) of the white-space token holding position i (within _TOKEN_WINDOW of i)."""
+    lo = max(0, i - _TOKEN_WINDOW)
+    before = _UP_TO_LAST_SPACE.match(text, lo, i)
+    start = before.end() if before else lo
+    end = _NON_SPACE.match(text, i, min(len(text), i + _TOKEN_WINDOW)).end()
+    return start, end
 
 
 def _quoted(text: str, start: int, end: int) -> bool:
@@ -222,9 +222,9 @@ def _quoted(text: str, start: int, end: int) -> bool:
     return head[:1] in "\u00ab\"'(" and tail.rstrip(".,;:!?)")[-1:] in "\u00bb\"')" or "\u00ab" in head
 
 
-def _digit_split(text: str, pos: int, rules: _SplitRules, tokens: _Tokens) -> int | None:
+def _digit_split(text: str, pos: int, rules: _SplitRules) -> int | None:
     """Where to insert a space at a letter/digit contact just after `pos`, or None to keep."""
-    start, end = tokens.around(pos)
+    start, end = _token_around(text, pos)
     if text[pos].isdigit():  # digit -> letter: "60كلم", "1436هـ"
         letters = _LETTER_RUN_START.match(text[pos + 1:min(end, pos + 1 + _MAX_WORD)]).group(0)
         after = text[pos + 1 + len(letters):pos + 2 + len(letters)]
@@ -411,10 +411,8 @@ def find_repairs(text: str) -> list[int]:
     """Positions in clean text before which a space must be inserted."""
     rules = _rules()
     points: set[int] = set()
-    contacts = _digit_contacts(text)
-    tokens = _Tokens(text) if contacts else None
-    for pos in contacts:
-        at = _digit_split(text, pos, rules, tokens)
+    for pos in _digit_contacts(text):
+        at = _digit_split(text, pos, rules)
         if at is not None:
             points.add(at)
     points.update(_punct_repairs(text, rules))

@@ -27,6 +27,13 @@ class OffsetMap:
     def to_original(self, i: int) -> int:
         return i + self.shifts[bisect_right(self.starts, i) - 1]
 
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original [start, end) of rewritten [start, end)."""
+        if end <= start:
+            o = self.to_original(start)
+            return o, o
+        return self.to_original(start), self.to_original(end - 1) + 1
+
     def compose(self, inner: OffsetMap) -> OffsetMap:
         """This map goes text2 -> text1; inner goes text1 -> text0. Result: text2 -> text0."""
         if inner.is_identity():

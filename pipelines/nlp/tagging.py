@@ -13,6 +13,7 @@ place are merged.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from functools import lru_cache
 from dataclasses import asdict, dataclass, field
 
@@ -20,6 +21,7 @@ from .geo import gazetteer
 from .language import detect_language, detect_paragraphs
 from .lexicon import Lexicon, Name, Trigger, lexicon
 from .normalize import Normalized, normalize
+from .offsets import OffsetMap
 from .tokens import TOKEN_RE, Sentence, name_stems, sentence_bounds, stems
 
 EVENT_TYPES = ("offensive", "ceasefire", "troop_buildup")
@@ -28,6 +30,7 @@ QUANTITY_TOKENS = 10  # quantities this close
 MAX_TEXT = 1_000_000  # characters tagged per item; the rest is ignored (and said so)
 _CLAUSE_PUNCT = frozenset(".,;:!?()\"«»")
 _NUMBER = re.compile(r"^\d[\d.,]*$")
+_DIGIT_START = frozenset("0123456789")
 _ARABIC = re.compile("[\u0621-\u064a]")
 _LATIN = re.compile("[a-z]")
 
@@ -89,13 +92,26 @@ class TagResult:
     language: str
     language_confidence: float
     events: list[Event]
-    sentences: list[dict]
+    sentence_bounds: list[tuple[int, int]]  # in the match form; `sentences` maps them back when asked
+    offsets: OffsetMap
     truncated: bool = False
     paragraphs: list[dict] = field(default_factory=list)
 
     @property
     def labels(self) -> set[str]:
         return {e.type for e in self.events}
+
+    @property
+    def sentences(self) -> list[dict]:
+        """Each sentence's span in the original text and the event types found in it."""
+        labels: dict[int, set[str]] = {}
+        for e in self.events:
+            labels.setdefault(e.sentence, set()).add(e.type)
+        out = []
+        for index, (start, end) in enumerate(self.sentence_bounds):
+            o_start, o_end = self.offsets.span(start, end)
+            out.append({"index": index, "start": o_start, "end": o_end, "labels": sorted(labels.get(index, ()))})
+        return out
 
     def as_dict(self) -> dict:
         return {"language": self.language, "language_confidence": self.language_confidence,
@@ -115,14 +131,14 @@ class _Analysis:
     cues: frozenset[str]
 
 
-_ANALYSIS: dict[tuple[str, str], _Analysis] = {}
+_ANALYSIS: dict[str, dict[str, _Analysis]] = {"ar": {}, "en": {}}  # language -> word -> analysis
 MAX_WORD = 40
 _NOTHING = _Analysis(frozenset(), (), (), (), False, frozenset())
 
 
 def _analyse(word: str, lang: str, lex: Lexicon) -> _Analysis:
-    key = (word, lang)
-    found = _ANALYSIS.get(key)
+    cache = _ANALYSIS.setdefault(lang, {})
+    found = cache.get(word)
     if found is not None:
         return found
     if len(word) > MAX_WORD:
@@ -144,9 +160,9 @@ def _analyse(word: str, lang: str, lex: Lexicon) -> _Analysis:
     probe = st if lang == "ar" else {word}
     cues = frozenset(g for g, words in groups.items() if probe & words)
     found = _Analysis(st, triggers, actors, place_names, military, cues)
-    if len(_ANALYSIS) > 300_000:
-        _ANALYSIS.clear()
-    _ANALYSIS[key] = found
+    if len(cache) > 300_000:
+        cache.clear()
+    cache[word] = found
     return found
 
 
@@ -171,7 +187,7 @@ class _TriggerIndex:
                     self.slot_keys.setdefault(word, []).append((no, k))
         self.keys_of: dict[str, frozenset[tuple[int, int]]] = {}  # tokens that satisfy some slot
         self.carriers: set[str] = set()                           # the same tokens, as a set
-        self.plain: set[str] = set()                              # tokens known to satisfy none
+        self.known: set[str] = set()                              # every token looked at
 
     def _learn(self, token: str) -> None:
         keys = set()
@@ -179,23 +195,52 @@ class _TriggerIndex:
             if len(word) <= MAX_WORD:  # no lexicon word is this long; junk runs stay cheap
                 for stem in stems(word):
                     keys.update(self.slot_keys.get(stem, ()))
+        if len(self.known) > self.CACHE_LIMIT:
+            self.known = set(self.carriers)
+        self.known.add(token)
         if keys:
             self.keys_of[token] = frozenset(keys)
             self.carriers.add(token)
-        else:
-            if len(self.plain) > self.CACHE_LIMIT:
-                self.plain.clear()
-            self.plain.add(token)
 
-    def may_match(self, tokens: list[str]) -> bool:
+    def _covered(self, tokens: list[str]) -> tuple[set[str], set[int]]:
+        """The tokens carrying keys, and the patterns whose every slot some token satisfies."""
         present = set(tokens)
-        for token in present - self.plain - self.carriers:
-            self._learn(token)
+        if not present.issubset(self.known):
+            for token in present - self.known:
+                self._learn(token)
         carrying = present & self.carriers  # set & set walks the smaller one
         if not carrying:
-            return False
+            return carrying, set()
         keys = set().union(*(self.keys_of[t] for t in carrying))
-        return any(self.needs[no] <= keys for no, k in keys if k == 0)
+        return carrying, {no for no, k in keys if k == 0 and self.needs[no] <= keys}
+
+    def may_match(self, tokens: list[str]) -> bool:
+        return bool(self._covered(tokens)[1])
+
+    def sentences_to_match(self, text: str, bounds: list[tuple[int, int]]) -> list[int]:
+        """Indices of the sentences of `text` that may hold a whole pattern.
+
+        Most articles hold none: one look at the article's token set says so. Otherwise only the
+        sentences holding a word that starts a pattern covered at article level are looked at.
+        """
+        carrying, covered = self._covered(text.split())
+        if not covered:
+            return []
+        starters = [t for t in carrying if any(k == 0 and no in covered for no, k in self.keys_of[t])]
+        sentence_starts = [start for start, _ in bounds]
+        found = {bisect_right(sentence_starts, pos) - 1 for t in starters for pos in _token_positions(text, t)}
+        return [i for i in sorted(found) if self.may_match(text[bounds[i][0]:bounds[i][1]].split())]
+
+
+def _token_positions(text: str, token: str) -> list[int]:
+    """Where `token` occurs as a whole white-space-delimited token."""
+    out, i = [], text.find(token)
+    while i >= 0:
+        end = i + len(token)
+        if (i == 0 or text[i - 1].isspace()) and (end == len(text) or text[end].isspace()):
+            out.append(i)
+        i = text.find(token, end)
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -283,25 +328,25 @@ def _modal_cue(trig: Trigger, words: list[str], first: int, last: int, lang: str
     return None
 
 
-def _names_in(words: list[str], analyses: list[_Analysis], which: str) -> list[tuple[int, int, Name]]:
-    """(first word, last word, name) for each actor or place named in the sentence."""
+def _names_in(words: list[str], starts: list[tuple[int, tuple[Name, ...]]]) -> list[tuple[int, int, Name]]:
+    """(first word, last word, name) for each actor or place named in the sentence.
+
+    `starts` lists the words that begin some name, with the names they may begin (longest first).
+    """
     found = []
-    n_words = len(words)
-    i = 0
-    while i < n_words:
-        hit = None
-        for name in getattr(analyses[i], which):
+    free = 0  # names do not overlap: the next one starts after the last one found
+    for i, names in starts:
+        if i < free:
+            continue
+        following = name_stems(words[i + 1]) if i + 1 < len(words) else frozenset()
+        for name in names:
             n = len(name.words)
-            if i + n <= n_words and all(
+            if n == 1 or (i + n <= len(words) and name.words[1] in following and all(
                     words[i + k] == name.words[k] or name.words[k] in name_stems(words[i + k])
-                    for k in range(1, n)):
-                hit = (i, i + n - 1, name)
+                    for k in range(2, n))):
+                found.append((i, i + n - 1, name))
+                free = i + n
                 break
-        if hit:
-            found.append(hit)
-            i = hit[1] + 1
-        else:
-            i += 1
     return found
 
 
@@ -309,7 +354,8 @@ def _quantities_in(words: list[str], lang: str, lex: Lexicon) -> list[tuple[int,
     units = lex.units.get(lang, {})
     number_words = lex.number_words.get(lang, {})
     found = []
-    for i, text in enumerate(words):
+    for i in [i for i, w in enumerate(words) if w[0] in _DIGIT_START or w in number_words]:
+        text = words[i]
         if _NUMBER.match(text):
             try:
                 value = float(text.replace(",", ""))
@@ -367,24 +413,25 @@ class Tagger:
     def tag_normalized(self, norm: Normalized, lang: str, conf: float = 1.0, truncated: bool = False) -> TagResult:
         """Tag text that is already normalized (the Beam pipeline normalizes in its own step)."""
         events: list[Event] = []
-        sentence_info = []
         match = norm.match
+        bounds = sentence_bounds(match)
         scripts = _scripts(match) if lang in ("ar", "en") else None
-        for index, (start, end) in enumerate(sentence_bounds(match)):
-            s_lang = scripts if scripts != "mixed" else _sentence_language(match, start, end)
-            found: list[Event] = []
-            if s_lang in self.indexes and self.indexes[s_lang].may_match(match[start:end].split()):
-                found = self._tag_sentence(norm, Sentence(match, index, start, end), s_lang)
-            events.extend(found)
-            o_start, o_end = norm.original_span(start, end)
-            sentence_info.append({"index": index, "start": o_start, "end": o_end,
-                                  "labels": sorted({e.type for e in found})})
-        return TagResult(lang, conf, _merge(events), sentence_info, truncated)
+        if scripts == "mixed":  # rare: pick Arabic or English rules sentence by sentence
+            for index, (start, end) in enumerate(bounds):
+                s_lang = _sentence_language(match, start, end)
+                if self.indexes[s_lang].may_match(match[start:end].split()):
+                    events.extend(self._tag_sentence(norm, Sentence(match, index, start, end), s_lang))
+        elif scripts:
+            for index in self.indexes[scripts].sentences_to_match(match, bounds):
+                start, end = bounds[index]
+                events.extend(self._tag_sentence(norm, Sentence(match, index, start, end), scripts))
+        return TagResult(lang, conf, _merge(events), bounds, norm.offsets, truncated)
 
     def _tag_sentence(self, norm: Normalized, sent: Sentence, lang: str) -> list[Event]:
         lex = self.lex
         words = sent.words
-        analyses = [_analyse(word, lang, lex) for word in words]
+        cache = _ANALYSIS[lang]
+        analyses = [cache.get(word) or _analyse(word, lang, lex) for word in words]
         candidates = []
         for i, analysis in enumerate(analyses):
             for trig in analysis.triggers:
@@ -393,7 +440,7 @@ class Tagger:
                     candidates.append((trig, i, last))
         if not candidates:
             return []  # names and quantities only matter once a whole pattern matched
-        actors = _names_in(words, analyses, "actors")
+        actors = _names_in(words, [(i, a.actors) for i, a in enumerate(analyses) if a.actors])
         military = any(a.military for a in analyses) or any(n.kind == "armed" for _, _, n in actors)
         places = quantities = None
         events = []
@@ -405,7 +452,7 @@ class Tagger:
             if trig.modal and _modal_cue(trig, words, i, last, lang, lex):
                 continue
             if places is None:
-                places = _names_in(words, analyses, "places")
+                places = _names_in(words, [(i, a.places) for i, a in enumerate(analyses) if a.places])
                 quantities = _quantities_in(words, lang, lex)
             events.append(self._event(norm, sent, trig, i, last, actors, places, quantities))
         return events
