@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from .geo import gazetteer
 from .language import detect_language, detect_paragraphs
 from .lexicon import Lexicon, Name, Trigger, lexicon
-from .normalize import Normalized, normalize
+from .normalize import Normalized, match_key, normalize
 from .offsets import OffsetMap
 from .tokens import TOKEN_RE, Sentence, name_stems, sentence_bounds, stems
 
@@ -92,10 +92,11 @@ class TagResult:
     language: str
     language_confidence: float
     events: list[Event]
-    sentence_bounds: list[tuple[int, int]]  # in the match form; `sentences` maps them back when asked
-    offsets: OffsetMap
+    match_text: str     # sentences are found in the match form only when asked (most articles
+    offsets: OffsetMap  # have no event, and nobody asks), then mapped back to the original
     truncated: bool = False
     paragraphs: list[dict] = field(default_factory=list)
+    bounds: list[tuple[int, int]] | None = field(default=None, repr=False)
 
     @property
     def labels(self) -> set[str]:
@@ -107,8 +108,10 @@ class TagResult:
         labels: dict[int, set[str]] = {}
         for e in self.events:
             labels.setdefault(e.sentence, set()).add(e.type)
+        if self.bounds is None:
+            self.bounds = sentence_bounds(self.match_text)
         out = []
-        for index, (start, end) in enumerate(self.sentence_bounds):
+        for index, (start, end) in enumerate(self.bounds):
             o_start, o_end = self.offsets.span(start, end)
             out.append({"index": index, "start": o_start, "end": o_end, "labels": sorted(labels.get(index, ()))})
         return out
@@ -171,22 +174,29 @@ class _TriggerIndex:
 
     Every slot of every pattern gets a key (pattern, slot). A white-space token is looked at once
     (cached): the keys its words satisfy. A sentence is worth matching only when, for some
-    pattern, the union of its tokens' keys holds all that pattern's keys; most sentences are
-    ruled out at C speed by one set intersection with the tokens that carry any key.
+    pattern, its tokens' keys hold all that pattern's keys. Keys of the language's most frequent
+    words ("the", "في") are taken as present in every sentence: locating those words would cost
+    more than it saves, and assuming them only lets more sentences through, never fewer.
     """
 
     CACHE_LIMIT = 500_000
+    UBIQUITOUS_WORDS = 50  # how many of the language's most frequent words count as always present
 
-    def __init__(self, triggers: list[Trigger]) -> None:
+    def __init__(self, triggers: list[Trigger], ubiquitous: frozenset[str]) -> None:
         self.needs: list[frozenset[tuple[int, int]]] = []
         self.slot_keys: dict[str, list[tuple[int, int]]] = {}
+        free = set()
         for no, trig in enumerate(triggers):
             self.needs.append(frozenset((no, k) for k in range(len(trig.slots))))
             for k, slot in enumerate(trig.slots):
                 for word in slot:
                     self.slot_keys.setdefault(word, []).append((no, k))
+                    if word in ubiquitous:
+                        free.add((no, k))
+        self.free_keys = frozenset(free)
         self.keys_of: dict[str, frozenset[tuple[int, int]]] = {}  # tokens that satisfy some slot
         self.carriers: set[str] = set()                           # the same tokens, as a set
+        self.rare_carriers: set[str] = set()                      # ... satisfying some slot not free
         self.known: set[str] = set()                              # every token looked at
 
     def _learn(self, token: str) -> None:
@@ -201,8 +211,10 @@ class _TriggerIndex:
         if keys:
             self.keys_of[token] = frozenset(keys)
             self.carriers.add(token)
+            if not keys <= self.free_keys:
+                self.rare_carriers.add(token)
 
-    def _covered(self, tokens: list[str]) -> tuple[set[str], set[int]]:
+    def _covered(self, tokens: list[str]) -> tuple[set[str], list[int]]:
         """The tokens carrying keys, and the patterns whose every slot some token satisfies."""
         present = set(tokens)
         if not present.issubset(self.known):
@@ -210,26 +222,46 @@ class _TriggerIndex:
                 self._learn(token)
         carrying = present & self.carriers  # set & set walks the smaller one
         if not carrying:
-            return carrying, set()
+            return carrying, []
         keys = set().union(*(self.keys_of[t] for t in carrying))
-        return carrying, {no for no, k in keys if k == 0 and self.needs[no] <= keys}
+        return carrying, [no for no, k in keys if k == 0 and self.needs[no] <= keys]
 
-    def may_match(self, tokens: list[str]) -> bool:
-        return bool(self._covered(tokens)[1])
+    def sentences_to_match(self, text: str, bounds: list[tuple[int, int]] | None = None
+                           ) -> tuple[list[int], list[tuple[int, int]] | None]:
+        """Indices of the sentences of `text` that may hold a whole pattern, and the sentence bounds.
 
-    def sentences_to_match(self, text: str, bounds: list[tuple[int, int]]) -> list[int]:
-        """Indices of the sentences of `text` that may hold a whole pattern.
-
-        Most articles hold none: one look at the article's token set says so. Otherwise only the
-        sentences holding a word that starts a pattern covered at article level are looked at.
+        Most articles hold none: one look at the article's token set says so (and the sentences
+        are not even split). Otherwise the less frequent carrying tokens are located in the text
+        and each sentence's keys are checked against the patterns covered at article level.
         """
         carrying, covered = self._covered(text.split())
         if not covered:
-            return []
-        starters = [t for t in carrying if any(k == 0 and no in covered for no, k in self.keys_of[t])]
+            return [], bounds
+        if bounds is None:
+            bounds = sentence_bounds(text)
+        if any(self.needs[no] <= self.free_keys for no in covered):
+            return list(range(len(bounds))), bounds  # a pattern of frequent words only: look everywhere
         sentence_starts = [start for start, _ in bounds]
-        found = {bisect_right(sentence_starts, pos) - 1 for t in starters for pos in _token_positions(text, t)}
-        return [i for i in sorted(found) if self.may_match(text[bounds[i][0]:bounds[i][1]].split())]
+        keys_by_sentence: dict[int, set[tuple[int, int]]] = {}
+        for token in carrying & self.rare_carriers:
+            keys = self.keys_of[token]
+            for pos in _token_positions(text, token):
+                keys_by_sentence.setdefault(bisect_right(sentence_starts, pos) - 1, set(self.free_keys)).update(keys)
+        return [i for i, keys in sorted(keys_by_sentence.items())
+                if any(self.needs[no] <= keys for no in covered)], bounds
+
+
+@lru_cache(maxsize=1)
+def _trigger_indexes() -> dict[str, _TriggerIndex]:
+    from wordfreq import top_n_list
+
+    lex = lexicon()
+    indexes = {}
+    for lang, table in lex.triggers_by_first.items():
+        triggers = list({t.id: t for ts in table.values() for t in ts}.values())
+        frequent = frozenset(match_key(w) for w in top_n_list(lang, _TriggerIndex.UBIQUITOUS_WORDS, wordlist="small"))
+        indexes[lang] = _TriggerIndex(triggers, frequent)
+    return indexes
 
 
 def _token_positions(text: str, token: str) -> list[int]:
@@ -243,11 +275,6 @@ def _token_positions(text: str, token: str) -> list[int]:
     return out
 
 
-@lru_cache(maxsize=1)
-def _trigger_indexes() -> dict[str, _TriggerIndex]:
-    lex = lexicon()
-    return {lang: _TriggerIndex(list({t.id: t for ts in table.values() for t in ts}.values()))
-            for lang, table in lex.triggers_by_first.items()}
 
 
 # --- matching ---------------------------------------------------------------------------------
@@ -414,18 +441,18 @@ class Tagger:
         """Tag text that is already normalized (the Beam pipeline normalizes in its own step)."""
         events: list[Event] = []
         match = norm.match
-        bounds = sentence_bounds(match)
+        bounds = None
         scripts = _scripts(match) if lang in ("ar", "en") else None
-        if scripts == "mixed":  # rare: pick Arabic or English rules sentence by sentence
-            for index, (start, end) in enumerate(bounds):
-                s_lang = _sentence_language(match, start, end)
-                if self.indexes[s_lang].may_match(match[start:end].split()):
-                    events.extend(self._tag_sentence(norm, Sentence(match, index, start, end), s_lang))
-        elif scripts:
-            for index in self.indexes[scripts].sentences_to_match(match, bounds):
+        # An item in Arabic or English may quote the other language: then each candidate sentence
+        # is tagged with the rules of its own script.
+        langs = ("ar", "en") if scripts == "mixed" else (scripts,) if scripts else ()
+        for s_lang in langs:
+            indices, bounds = self.indexes[s_lang].sentences_to_match(match, bounds)
+            for index in indices:
                 start, end = bounds[index]
-                events.extend(self._tag_sentence(norm, Sentence(match, index, start, end), scripts))
-        return TagResult(lang, conf, _merge(events), bounds, norm.offsets, truncated)
+                if len(langs) == 1 or _sentence_language(match, start, end) == s_lang:
+                    events.extend(self._tag_sentence(norm, Sentence(match, index, start, end), s_lang))
+        return TagResult(lang, conf, _merge(events), match, norm.offsets, truncated, bounds=bounds)
 
     def _tag_sentence(self, norm: Normalized, sent: Sentence, lang: str) -> list[Event]:
         lex = self.lex

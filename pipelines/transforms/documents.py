@@ -38,7 +38,7 @@ def to_documents(article: Article, settings: SearchSettings, now: str) -> IndexR
         "points": _points(article.places), "truncated": tagged.truncated, "kafka": article.record.source,
     }
     docs = [(settings.articles_index, article.doc_id, article_doc)]
-    sentences = {s["index"]: s for s in tagged.sentences}
+    sentences = {s["index"]: s for s in tagged.sentences} if events else {}
     original = item["text"]
     for event in events:
         place = event["locations"][0]["canonical"] if event["locations"] else None
