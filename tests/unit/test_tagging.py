@@ -84,3 +84,22 @@ def test_duplicates_in_one_sentence_are_merged():
 def test_non_arabic_non_english_items_get_no_events():
     result = tag("Les avions ont bombardé les positions rebelles.")
     assert result.language == "fr" and result.events == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    # a security alert at home is police work, not a military build-up
+    ("أعلنت وزارة الداخلية حالة استنفار أمني في العاصمة قبل المباراة", set()),
+    ("رفع الجيش حالة الاستنفار على الحدود الشرقية", {"troop_buildup"}),
+    # rallying supporters or funds is not massing troops
+    ("يعمل الحزب على حشد المؤيدين قبل الانتخابات المقبلة", set()),
+    ("حشد الجيش آلاف الجنود قرب الحدود", {"troop_buildup"}),
+    # getting ready to liberate a town is a build-up
+    ("تستعد القوات الحكومية لتحرير المدينة من قبضة المسلحين", {"troop_buildup"}),
+])
+def test_arabic_build_up_edges(text, expected):
+    assert labels(text, "ar") == expected
+
+
+def test_suspicion_cancels_a_build_up_but_not_an_attack_that_happened():
+    assert "troop_buildup" not in labels("قالت إنها تحارب ما يشتبه بأنها عمليات نشر قوات قرب حدودها", "ar")
+    assert "offensive" in labels("قتل عشرة جنود في ما يشتبه بأنه قصف مدفعي على القرية", "ar")
