@@ -88,7 +88,7 @@ def test_non_arabic_non_english_items_get_no_events():
 
 @pytest.mark.parametrize("text, expected", [
     # a security alert at home is police work, not a military build-up
-    ("أعلنت وزارة الداخلية حالة استنفار أمني في العاصمة قبل المباراة", set()),
+    ("أعلن الجيش حالة استنفار أمني في العاصمة قبل المباراة", set()),
     ("رفع الجيش حالة الاستنفار على الحدود الشرقية", {"troop_buildup"}),
     # rallying supporters or funds is not massing troops
     ("يعمل الحزب على حشد المؤيدين قبل الانتخابات المقبلة", set()),
