@@ -165,6 +165,7 @@ _DIGITS = re.compile(r"\d\d*")  # not r"\d+": a leading single class lets the en
 _PUNCT_BEFORE_WORD = re.compile(f"[?!.\u2026](?=[{ARABIC_LETTERS}\u00ab])")
 _QUOTES = re.compile("[\u00ab\u00bb]")
 _SENTENCE_PUNCT = frozenset("?!.")
+_OPENING_MARKS = frozenset("(\u00ab\"'[")
 # ة and ى only end words; ى+ء is an old spelling of final hamza ("الطوارىء"), not a boundary.
 _FINAL_LETTER_CONTACT = re.compile(f"[\u0629\u0649](?!\u0621)(?={_LETTER})")
 # Run-together candidates: 5-30 letters. Longer runs are not two words, and bounding the length
@@ -236,6 +237,8 @@ def _digit_split(text: str, pos: int, rules: _SplitRules) -> int | None:
             return None
         if fold(letters) in rules.number_joiners and after.isdigit():
             return None  # "1ر52" (1.52 in some Gulf papers), "1و2" (1 and 2)
+        if pos > 0 and text[pos - 1] in _OPENING_MARKS:
+            return None  # one digit opening a bracket or quote starts a name: "(1ماليزيا", "«4جي»"
         return pos + 1
     word = _LETTER_RUN_END.search(text[max(start, pos + 1 - _MAX_WORD):pos + 1]).group(0)
     key = fold(word)

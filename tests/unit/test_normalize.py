@@ -41,6 +41,8 @@ def test_digits_glued_to_words_are_split(raw, expected):
     "في عام 1440هـ",          # Hijri year abbreviation
     "منذ 2019م",              # Gregorian year abbreviation
     "مساحة 40 كم2",           # km²
+    "صندوق (1تنمية الخليج)",  # one digit opening a bracket starts a name
+    "شبكة «5جي» الجديدة",     # ... or a quote
 ])
 def test_legitimate_letter_digit_contacts_stay(raw):
     clean, _ = clean_unicode(raw)
