@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time setup: a virtual environment at .venv/ with newswatch installed (editable) and its
-# test dependencies, and the Prism runner built from the Go module proxy into var/bin/.
+# test dependencies, the hot NLP modules compiled into var/accel/ (when a C compiler is there),
+# and the Prism runner built from the Go module proxy into var/bin/.
 # Safe to run again; it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,7 +13,15 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
 fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test]'
+.venv/bin/python -m pip install --quiet -e '.[test,accel]'
+# Compile the hot NLP modules (Cython, from the same .py files) unless a build from the current
+# sources is there; without a C compiler the pure-Python modules run (slower, same results).
+if ! NEWSWATCH_PURE_PYTHON= .venv/bin/python -W ignore -c \
+    'import sys; from pipelines.nlp._accel import compiled_dir_if_current as c; sys.exit(c() is None)'; then
+  echo "compiling the NLP hot paths (first time, or after they changed)..."
+  .venv/bin/python -W ignore::UserWarning -c 'import sys; from pipelines.nlp._accel import build; sys.exit(build())' \
+    || echo "note: running the NLP modules as pure Python" >&2
+fi
 if [ ! -x var/bin/prism ] || [ "$(cat var/bin/prism.version 2>/dev/null)" != "$BEAM_VERSION" ]; then
   command -v go >/dev/null || { echo "Go is needed to build the Prism runner (apt-get install golang)" >&2; exit 1; }
   echo "building the Beam Prism runner v$BEAM_VERSION (first time only)..."

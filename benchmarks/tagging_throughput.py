@@ -11,7 +11,8 @@ Two figures, one process:
 - `items_per_s` (headline, steady state): the same N articles after the process has tagged the
   *other* articles of the corpus, as a long-running pipeline worker has (it never saw these).
 
-Prints both and peak RSS, writes benchmarks/results/tagging-latest.json and compares with
+The hot NLP modules run compiled when setup.sh could build them (pipelines/nlp/_accel.py);
+NEWSWATCH_PURE_PYTHON=1 measures the pure-Python modules. Prints both figures and peak RSS, writes benchmarks/results/tagging-latest.json and compares with
 benchmarks/results/tagging-baseline.json (`--save-baseline` makes this run the baseline).
 
     .venv/bin/python benchmarks/tagging_throughput.py [--n 2000] [--save-baseline]
@@ -31,6 +32,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from pipelines.nlp.language import detect_language  # noqa: E402
 from pipelines.nlp.normalize import normalize  # noqa: E402
+from pipelines.nlp import tagging  # noqa: E402
 from pipelines.nlp.tagging import default_tagger  # noqa: E402
 from results_file import save_and_compare  # noqa: E402
 
@@ -96,6 +98,7 @@ def run(n: int) -> dict:
     norm_elapsed = time.perf_counter() - start
     return {
         "benchmark": "language+normalize+tag, one core",
+        "compiled_nlp": tagging.__file__.endswith(".so"),  # NEWSWATCH_PURE_PYTHON=1 measures pure Python
         "source": source, "articles": len(measured), "warm_up_articles": len(others),
         "article_chars": ARTICLE_CHARS,
         "items_per_s": round(warm, 1),

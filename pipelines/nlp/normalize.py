@@ -161,7 +161,10 @@ def match_key(word: str) -> str:
 
 # Every pattern below starts with a character that is rare in running text (a digit, a punctuation
 # mark, ة/ى), so the regex engine skips ahead at C speed; the context is then checked in Python.
-_DIGITS = re.compile(r"\d\d*")  # not r"\d+": a leading single class lets the engine scan ahead fast
+# Both start with a digit (rare) so the engine scans ahead fast; a lookbehind placed after the
+# digit keeps that true for "letter then digit".
+_LETTER_THEN_DIGIT = re.compile(f"\\d(?<={_LETTER}\\d)")
+_DIGIT_THEN_LETTER = re.compile(f"\\d(?={_LETTER})")
 _PUNCT_BEFORE_WORD = re.compile(f"[?!.\u2026](?=[{ARABIC_LETTERS}\u00ab])")
 _QUOTES = re.compile("[\u00ab\u00bb]")
 _SENTENCE_PUNCT = frozenset("?!.")
@@ -170,7 +173,7 @@ _OPENING_MARKS = frozenset("(\u00ab\"'[")
 _FINAL_LETTER_CONTACT = re.compile(f"[\u0629\u0649](?!\u0621)(?={_LETTER})")
 # Run-together candidates: 5-30 letters. Longer runs are not two words, and bounding the length
 # keeps the splitter linear on adversarial input.
-_LETTER_RUN = re.compile(f"{_LETTER}+")
+_LONG_RUN = re.compile(f"{_LETTER}{{5,}}")  # runs of 5+ letters, whole (shorter runs never match)
 _LETTER_SET = frozenset(chr(cp) for cp in _ranges(ARABIC_LETTERS))
 _MIN_RUN, _MAX_RUN = 5, 30
 
@@ -366,13 +369,8 @@ def _letter_at(text: str, i: int) -> bool:
 
 def _digit_contacts(text: str) -> list[int]:
     """Positions p of letter/digit contacts between p and p + 1 (the `pos` of _digit_split)."""
-    found = []
-    for m in _DIGITS.finditer(text):
-        if _letter_at(text, m.start() - 1):
-            found.append(m.start() - 1)
-        if _letter_at(text, m.end()):
-            found.append(m.end() - 1)
-    return found
+    return [m.start() - 1 for m in _LETTER_THEN_DIGIT.finditer(text)] + \
+        [m.start() for m in _DIGIT_THEN_LETTER.finditer(text)]
 
 
 def _punct_repairs(text: str, rules: _SplitRules) -> list[int]:
@@ -428,7 +426,7 @@ def find_repairs(text: str) -> list[int]:
     points.update(m.end() for m in _FINAL_LETTER_CONTACT.finditer(text))
     # Most words are known not to split: rule them out with one set difference (C speed) and
     # look for the rest only when one of them does split.
-    unseen = set(_LETTER_RUN.findall(text)) - _NO_SPLIT
+    unseen = set(_LONG_RUN.findall(text)) - _NO_SPLIT
     splits = {}
     for word in unseen:
         if not _MIN_RUN <= len(word) <= _MAX_RUN:

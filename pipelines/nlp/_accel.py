@@ -1,0 +1,91 @@
+"""Optional compiled copies of the hot NLP modules, built from these same .py files.
+
+The tagger's inner loops are interpreter-bound: compiling the unchanged Python source with
+Cython removes part of the interpreter overhead (measured in benchmarks/tagging_throughput.py).
+setup.sh calls `build()` to compile them into var/accel/ with a stamp of the
+sources they came from. At import, `pipelines.nlp` uses them only when that stamp matches the
+current sources, so an edited .py file is never shadowed by a stale build; otherwise, or when
+NEWSWATCH_PURE_PYTHON=1 is set, the .py files run as they are. Behaviour is the same either way
+(tests/unit/test_accel.py compares the two).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+MODULES = ("offsets", "tokens", "normalize", "tagging")
+SOURCE_DIR = Path(__file__).resolve().parent
+ACCEL_DIR = SOURCE_DIR.parents[1] / "var" / "accel" / "pipelines" / "nlp"
+STAMP_NAME = "sources.json"
+PURE_ENV = "NEWSWATCH_PURE_PYTHON"
+
+
+def source_digests(source_dir: Path = SOURCE_DIR) -> dict[str, str]:
+    return {m: hashlib.sha256((source_dir / f"{m}.py").read_bytes()).hexdigest() for m in MODULES}
+
+
+def compiled_dir_if_current(accel_dir: Path = ACCEL_DIR, source_dir: Path = SOURCE_DIR) -> Path | None:
+    """The directory of compiled modules when they were built from the current sources, else None."""
+    if os.environ.get(PURE_ENV, "") not in ("", "0"):
+        return None
+    try:
+        stamp = json.loads((accel_dir / STAMP_NAME).read_text())
+    except (OSError, ValueError):
+        return None  # never built (or no compiler on this machine): pure Python
+    if stamp != {"python": _python_tag(), "sources": source_digests(source_dir)}:
+        warnings.warn(f"compiled NLP modules in {accel_dir} were built from other sources or another "
+                      "Python; using the pure-Python modules. Run ./setup.sh to rebuild them.", stacklevel=2)
+        return None
+    return accel_dir
+
+
+def _python_tag() -> str:
+    return f"{sys.implementation.cache_tag}-{sys.platform}"
+
+
+def build(accel_dir: Path = ACCEL_DIR) -> int:
+    """Compile MODULES with Cython into accel_dir. Exit status 0, or 1 with the reason printed."""
+    try:
+        from Cython.Build import cythonize
+        from setuptools import Distribution
+        from setuptools.command.build_ext import build_ext
+    except ImportError as exc:
+        print(f"not compiling the NLP modules ({exc}); the pure-Python ones will run", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory() as tmp:
+        package = Path(tmp) / "pipelines" / "nlp"
+        package.mkdir(parents=True)
+        for init in (package.parent / "__init__.py", package / "__init__.py"):
+            init.write_text("")
+        for module in MODULES:
+            shutil.copy(SOURCE_DIR / f"{module}.py", package / f"{module}.py")
+        digests = source_digests(package)
+        cwd = os.getcwd()
+        os.chdir(tmp)  # cythonize names modules after their path: pipelines/nlp/x.py -> pipelines.nlp.x
+        try:
+            extensions = cythonize([f"pipelines/nlp/{m}.py" for m in MODULES], language_level=3, quiet=True)
+            dist = Distribution({"ext_modules": extensions})
+            command = build_ext(dist)
+            command.inplace = True
+            command.ensure_finalized()
+            command.run()
+        except Exception as exc:  # a missing compiler or headers: say so, keep pure Python
+            print(f"compiling the NLP modules failed ({exc}); the pure-Python ones will run", file=sys.stderr)
+            return 1
+        finally:
+            os.chdir(cwd)
+        if accel_dir.exists():
+            shutil.rmtree(accel_dir)
+        accel_dir.mkdir(parents=True)
+        for built in package.glob("*.so"):
+            shutil.copy(built, accel_dir / built.name)
+        (accel_dir / STAMP_NAME).write_text(json.dumps({"python": _python_tag(), "sources": digests}))
+    print(f"compiled {', '.join(MODULES)} into {accel_dir}")
+    return 0
+
