@@ -103,3 +103,16 @@ def test_arabic_build_up_edges(text, expected):
 def test_suspicion_cancels_a_build_up_but_not_an_attack_that_happened():
     assert "troop_buildup" not in labels("قالت إنها تحارب ما يشتبه بأنها عمليات نشر قوات قرب حدودها", "ar")
     assert "offensive" in labels("قتل عشرة جنود في ما يشتبه بأنه قصف مدفعي على القرية", "ar")
+
+
+@pytest.mark.parametrize("text", [
+    "The two factions signed a permanent seize fire agreement in the province.",   # misspelt ceasefire
+    "Government troops handed over control of the town to the police.",           # no fight
+    "The rebels withdrew from the rest of their controlled areas in the north.",  # who holds them
+])
+def test_english_captures_that_are_not(text):
+    assert "offensive" not in labels(text, "en")
+
+
+def test_english_capture_still_fires():
+    assert "offensive" in labels("Rebel fighters seized control of the town after heavy clashes.", "en")
