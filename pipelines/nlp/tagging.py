@@ -184,6 +184,7 @@ class _TriggerIndex:
 
     CACHE_LIMIT = 500_000
     UBIQUITOUS_WORDS = 50  # how many of the language's most frequent words count as always present
+    MAX_LOCATED = 64       # trigger words located by scanning the text, at most (see sentences_to_match)
 
     def __init__(self, triggers: list[Trigger], ubiquitous: frozenset[str]) -> None:
         self.needs: list[frozenset[tuple[int, int]]] = []
@@ -244,13 +245,15 @@ class _TriggerIndex:
             bounds = sentence_bounds(text)
         if any(self.needs[no] <= self.free_keys for no in covered):
             return list(range(len(bounds))), bounds  # a pattern of frequent words only: look everywhere
+        wanted = set().union(*(self.needs[no] for no in covered)) - self.free_keys
+        located = [(t, keys) for t in carrying & self.rare_carriers if (keys := self.keys_of[t] & wanted)]
+        if len(located) > self.MAX_LOCATED:
+            # Each located token is one scan of the text: on a huge or adversarial text with many
+            # distinct trigger words, check sentence by sentence instead (linear in the text).
+            return [i for i, (a, b) in enumerate(bounds) if self._covered(text[a:b].split())[1]], bounds
         sentence_starts = [start for start, _ in bounds]
         keys_by_sentence: dict[int, set[tuple[int, int]]] = {}
-        wanted = set().union(*(self.needs[no] for no in covered)) - self.free_keys
-        for token in carrying & self.rare_carriers:
-            keys = self.keys_of[token] & wanted
-            if not keys:
-                continue  # only serves patterns the article cannot complete
+        for token, keys in located:
             for pos in _token_positions(text, token):
                 keys_by_sentence.setdefault(bisect_right(sentence_starts, pos) - 1, set(self.free_keys)).update(keys)
         return [i for i, keys in sorted(keys_by_sentence.items())

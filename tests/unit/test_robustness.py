@@ -48,3 +48,18 @@ def test_adversarial_repetitions_finish(unit, hang_guard):
     text = unit * (100_000 // len(unit))
     result = tag(text)
     assert normalize(text).display is not None and isinstance(result.events, list)
+
+
+def test_many_distinct_trigger_words_take_the_sentence_by_sentence_path(hang_guard):
+    # Hundreds of different trigger words in one text: the sentence picker stops locating words
+    # one scan at a time and checks each sentence instead; the events must not change.
+    from pipelines.nlp.lexicon import lexicon
+    from pipelines.nlp.tagging import _TriggerIndex
+
+    firsts = sorted(lexicon().triggers_by_first["ar"])
+    assert len(firsts) > _TriggerIndex.MAX_LOCATED
+    sentences = [f"{word} الجيش مواقع المسلحين قرب الحدود." for word in firsts]
+    whole = tag(" ".join(sentences), "ar")
+    per_sentence = [sorted(tag(s, "ar").labels) for s in sentences]
+    assert [s["labels"] for s in whole.sentences] == per_sentence
+    assert any(per_sentence)
