@@ -40,6 +40,7 @@ class Name:
     lat: float | None = None
     lon: float | None = None
     curated: bool = False  # from our own data files: preferred over package gazetteers
+    exact: str | None = None  # the display form required ("IS", not the verb "is")
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Lexicon:
     clause_breaks: frozenset[str] = frozenset()
     military: dict[str, frozenset[str]] = field(default_factory=dict)
     civilian_targets: dict[str, frozenset[str]] = field(default_factory=dict)
+    strike_means: dict[str, frozenset[str]] = field(default_factory=dict)
     actors_by_first: dict[str, list[Name]] = field(default_factory=dict)
     units: dict[str, dict[tuple[str, ...], str]] = field(default_factory=dict)
     number_words: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -100,6 +102,9 @@ def _compile_actors(lex: Lexicon) -> None:
                 words = words_of(alias)
                 if words:
                     table[words[0]].append(Name(words, row["canonical"], row["kind"], row.get("country")))
+        for alias in row.get("en_exact_case", []):
+            table[match_key(alias)].append(Name((match_key(alias),), row["canonical"], row["kind"],
+                                                row.get("country"), exact=alias))
     for names in table.values():
         names.sort(key=lambda n: -len(n.words))  # longest name first
     lex.actors_by_first = dict(table)
@@ -107,6 +112,7 @@ def _compile_actors(lex: Lexicon) -> None:
     lex.military = {lang: frozenset(match_key(w) for w in words) for lang, words in context["military"].items()}
     lex.civilian_targets = {lang: frozenset(match_key(w) for w in words)
                             for lang, words in context["civilian_targets"].items()}
+    lex.strike_means = {lang: frozenset(match_key(w) for w in words) for lang, words in context["strike_means"].items()}
 
 
 def _compile_units(lex: Lexicon) -> None:

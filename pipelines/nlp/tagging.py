@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Callable
 from functools import lru_cache
 from dataclasses import asdict, dataclass, field
 
@@ -314,13 +315,15 @@ CIVILIAN_WINDOW = 4
 
 
 def _civilian_target(words: list[str], last: int, lang: str, lex: Lexicon) -> bool:
-    """An attack "on homes/civilians/a market" is not an offensive (guidelines); strikes still are."""
+    """An attack "on homes/civilians/a market" is not an offensive (guidelines); strikes still are,
+    so a sentence naming aircraft, artillery or missiles keeps its attack."""
     targets = lex.civilian_targets.get(lang, frozenset())
     for j in range(last + 1, min(last + 1 + CIVILIAN_WINDOW, len(words))):
         if words[j] in _CLAUSE_PUNCT:
             return False
         if not stems(words[j]).isdisjoint(targets):
-            return True
+            means = lex.strike_means.get(lang, frozenset())
+            return all(stems(w).isdisjoint(means) for w in words)
     return False
 
 
@@ -364,10 +367,12 @@ def _modal_cue(trig: Trigger, words: list[str], first: int, last: int, lang: str
     return None
 
 
-def _names_in(words: list[str], starts: list[tuple[int, tuple[Name, ...]]]) -> list[tuple[int, int, Name]]:
+def _names_in(words: list[str], starts: list[tuple[int, tuple[Name, ...]]],
+              display_word: Callable[[int], str]) -> list[tuple[int, int, Name]]:
     """(first word, last word, name) for each actor or place named in the sentence.
 
-    `starts` lists the words that begin some name, with the names they may begin (longest first).
+    `starts` lists the words that begin some name, with the names they may begin (longest first);
+    `display_word(i)` is word i as written, for names that must match in case ("IS").
     """
     found = []
     free = 0  # names do not overlap: the next one starts after the last one found
@@ -377,6 +382,8 @@ def _names_in(words: list[str], starts: list[tuple[int, tuple[Name, ...]]]) -> l
         following = name_stems(words[i + 1]) if i + 1 < len(words) else frozenset()
         for name in names:
             n = len(name.words)
+            if name.exact is not None and display_word(i) != name.exact:
+                continue
             if n == 1 or (i + n <= len(words) and name.words[1] in following and all(
                     words[i + k] == name.words[k] or name.words[k] in name_stems(words[i + k])
                     for k in range(2, n))):
@@ -476,7 +483,11 @@ class Tagger:
                     candidates.append((trig, i, last))
         if not candidates:
             return []  # names and quantities only matter once a whole pattern matched
-        actors = _names_in(words, [(i, a.actors) for i, a in enumerate(analyses) if a.actors])
+        def display_word(i: int) -> str:
+            start, end = sent.span(i, i)
+            return norm.display[start:end]
+
+        actors = _names_in(words, [(i, a.actors) for i, a in enumerate(analyses) if a.actors], display_word)
         military = not _MILITARY_WORDS[lang].isdisjoint(words) or any(n.kind == "armed" for _, _, n in actors)
         places = quantities = None
         events = []
@@ -488,7 +499,7 @@ class Tagger:
             if trig.modal and _modal_cue(trig, words, i, last, lang, lex):
                 continue
             if places is None:
-                places = _names_in(words, [(i, a.places) for i, a in enumerate(analyses) if a.places])
+                places = _names_in(words, [(i, a.places) for i, a in enumerate(analyses) if a.places], display_word)
                 quantities = _quantities_in(words, lang, lex)
             events.append(self._event(norm, sent, trig, i, last, actors, places, quantities))
         return events

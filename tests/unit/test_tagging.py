@@ -116,3 +116,20 @@ def test_english_captures_that_are_not(text):
 
 def test_english_capture_still_fires():
     assert "offensive" in labels("Rebel fighters seized control of the town after heavy clashes.", "en")
+
+
+def test_is_in_capitals_names_the_islamic_state_and_the_verb_does_not():
+    result = tag("IS controlled Talhan village in the countryside of Hama.", "en")
+    assert "offensive" in result.labels
+    assert [a.canonical for a in result.events[0].actors] == ["Islamic State"]
+    assert tag("The village is controlled by the army.", "en").labels == set()  # who holds it, no fight
+
+
+def test_mass_as_an_adjective_is_no_build_up():
+    assert tag("A mass grave holding the remains of 36 fighters was found near the town.", "en").labels == set()
+    assert "troop_buildup" in tag("The army massed troops and tanks near the border.", "en").labels
+
+
+def test_an_air_raid_on_a_village_is_an_offensive_and_a_gang_attack_on_it_is_not():
+    assert "offensive" in tag("Warplanes raided the village in the east of the province.", "en").labels
+    assert "offensive" not in tag("Gunmen attacked villagers near the town of Jos.", "en").labels
