@@ -16,7 +16,7 @@ The hot NLP modules run compiled when setup.sh could build them (pipelines/nlp/_
 NEWSWATCH_PURE_PYTHON=1 measures the pure-Python modules. Prints both figures and peak RSS, writes benchmarks/results/tagging-latest.json and compares with
 benchmarks/results/tagging-baseline.json (`--save-baseline` makes this run the baseline).
 
-    .venv/bin/python benchmarks/tagging_throughput.py [--n 2000] [--save-baseline]
+    .venv/bin/python benchmarks/tagging_throughput.py [--n 2000] [--processes 5] [--save-baseline]
 """
 from __future__ import annotations
 
@@ -95,14 +95,34 @@ def _rate(articles: list[str], tagger) -> tuple[float, int]:
     return len(articles) / (time.process_time() - start), events
 
 
+def _machine_speed() -> float:
+    """A fixed mix of dict, set, str and regex work (millions of loops/s of CPU time). This VM's
+    speed drifts by a third within an hour; dividing items/s by this tells a code change from
+    a slower machine (`items_per_machine_unit`)."""
+    import re
+
+    words = [f"word{i % 997}" for i in range(2_000)]
+    pattern = re.compile(r"\d+")
+    loops = 0
+    start = time.process_time()
+    while time.process_time() - start < 0.5:
+        table = {w: len(w) for w in words}
+        seen = set(words) & set(table)
+        pattern.findall(" ".join(words[:200]))
+        loops += len(seen) > 0
+    return loops / (time.process_time() - start) / 1e3
+
+
 def run(n: int) -> dict:
     articles, source = load_articles()
     measured, others = articles[:n], articles[n:] + load_history()
     tagger = default_tagger()
     tagger.tag("warm up")  # models and lexicons loaded, as in a worker's DoFn.setup
+    speed_before = _machine_speed()
     cold, events = _rate(measured, tagger)
     _rate(others, tagger)  # the worker's history: articles it has seen before these
     warm, _ = _rate(measured, tagger)
+    machine = (speed_before + _machine_speed()) / 2
     start = time.perf_counter()
     for text in measured:
         normalize(text)
@@ -114,6 +134,8 @@ def run(n: int) -> dict:
         "article_chars": ARTICLE_CHARS,
         "items_per_s": round(warm, 1),
         "items_per_s_cold": round(cold, 1),
+        "machine_speed": round(machine, 3),
+        "items_per_machine_unit": round(warm / machine, 1),
         "normalize_only_items_per_s": round(len(measured) / norm_elapsed, 1),
         "events": events,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -122,14 +144,45 @@ def run(n: int) -> dict:
     }
 
 
+def _in_fresh_processes(n: int, processes: int) -> dict:
+    """Run the measurement in separate processes and keep the median run: on this VM one
+    process's figure varies by ±10 % with no change in code or machine speed (memory placement,
+    it seems), while the spread over a few processes is stable."""
+    import statistics
+    import subprocess
+
+    runs = []
+    for _ in range(processes):
+        out = subprocess.run([sys.executable, __file__, "--n", str(n), "--one-process"],
+                             capture_output=True, text=True, check=True)
+        runs.append(json.loads(out.stdout))
+        print(f"  process {len(runs)}: steady state {runs[-1]['items_per_s']} items/s, "
+              f"cold {runs[-1]['items_per_s_cold']} items/s", flush=True)
+    runs.sort(key=lambda r: r["items_per_s"])
+    result = dict(runs[len(runs) // 2])
+    result.update({
+        "processes": processes,
+        "items_per_s_runs": [r["items_per_s"] for r in runs],
+        "items_per_s_cold": statistics.median(r["items_per_s_cold"] for r in runs),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+    })
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--processes", type=int, default=5, help="separate measuring processes; the median is kept")
+    parser.add_argument("--one-process", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--save-baseline", action="store_true")
     args = parser.parse_args()
-    result = run(args.n)
+    if args.one_process:
+        print(json.dumps(run(args.n)))
+        return 0
+    result = _in_fresh_processes(args.n, args.processes)
     save_and_compare("tagging", result, args.save_baseline, lambda r, b: (
-        f"steady state {r['items_per_s']} items/s, cold {r['items_per_s_cold']} items/s; "
+        f"steady state {r['items_per_s']} items/s (median of {r['processes']} processes, "
+        f"range {r['items_per_s_runs'][0]}-{r['items_per_s_runs'][-1]}), cold {r['items_per_s_cold']} items/s; "
         f"vs baseline ({b['when']}): {r['items_per_s']} / {b['items_per_s']} items/s = "
         f"{r['items_per_s'] / b['items_per_s']:.2f}x; peak RSS {r['peak_rss_mb']} MB vs {b['peak_rss_mb']} MB"))
     print(f"target: >= 2000 items/s, < 500 MB RSS -> {'met' if result['items_per_s'] >= 2000 else 'NOT met'} / "

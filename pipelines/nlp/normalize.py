@@ -161,10 +161,10 @@ def match_key(word: str) -> str:
 
 # Every pattern below starts with a character that is rare in running text (a digit, a punctuation
 # mark, ة/ى), so the regex engine skips ahead at C speed; the context is then checked in Python.
-# Both start with a digit (rare) so the engine scans ahead fast; a lookbehind placed after the
-# digit keeps that true for "letter then digit".
-_LETTER_THEN_DIGIT = re.compile(f"\\d(?<={_LETTER}\\d)")
-_DIGIT_THEN_LETTER = re.compile(f"\\d(?={_LETTER})")
+# A digit touching an Arabic letter on either side, in one pass over the text (each pass costs
+# ~15 µs on a 3 KB article). Starting with the digit lets the engine scan ahead for digits; the
+# lookbehind placed after it tests the letter before.
+_DIGIT_CONTACT = re.compile(f"\\d(?:(?<={_LETTER}\\d)|(?={_LETTER}))")
 _PUNCT_BEFORE_WORD = re.compile(f"[?!.\u2026](?=[{ARABIC_LETTERS}\u00ab])")
 _QUOTES = re.compile("[\u00ab\u00bb]")
 _SENTENCE_PUNCT = frozenset("?!.")
@@ -369,8 +369,14 @@ def _letter_at(text: str, i: int) -> bool:
 
 def _digit_contacts(text: str) -> list[int]:
     """Positions p of letter/digit contacts between p and p + 1 (the `pos` of _digit_split)."""
-    return [m.start() - 1 for m in _LETTER_THEN_DIGIT.finditer(text)] + \
-        [m.start() for m in _DIGIT_THEN_LETTER.finditer(text)]
+    found = []
+    for m in _DIGIT_CONTACT.finditer(text):
+        at = m.start()
+        if at > 0 and text[at - 1] in _LETTER_SET:
+            found.append(at - 1)  # letter, then this digit
+        if text[at + 1:at + 2] in _LETTER_SET:
+            found.append(at)      # this digit, then a letter
+    return found
 
 
 def _punct_repairs(text: str, rules: _SplitRules) -> list[int]:
