@@ -161,16 +161,22 @@ def match_key(word: str) -> str:
 
 # Every pattern below starts with a character that is rare in running text (a digit, a punctuation
 # mark, ة/ى), so the regex engine skips ahead at C speed; the context is then checked in Python.
-# A digit touching an Arabic letter on either side, in one pass over the text (each pass costs
-# ~15 µs on a 3 KB article). Starting with the digit lets the engine scan ahead for digits; the
-# lookbehind placed after it tests the letter before.
-_DIGIT_CONTACT = re.compile(f"\\d(?:(?<={_LETTER}\\d)|(?={_LETTER}))")
-_PUNCT_BEFORE_WORD = re.compile(f"[?!.\u2026](?=[{ARABIC_LETTERS}\u00ab])")
+# Three kinds of contact, found in one pass over the text (each pass costs ~15 µs on a 3 KB
+# article): a digit touching an Arabic letter, a word-final ة/ى touching the next word (ى+ء is an
+# old spelling of final hamza, "الطوارىء", not a boundary) and sentence punctuation glued to a
+# word. The pattern starts with one character class of rare characters, which lets the engine
+# scan ahead fast; lookbehinds on the consumed character then tell the kinds apart.
+_FINALS = "\u0629\u0649"
+_PUNCT_MARKS = "?!.\u2026"
+_CONTACT = re.compile(
+    f"[\\d{_FINALS}{_PUNCT_MARKS}]"
+    f"(?:(?<=\\d)(?:(?<={_LETTER}\\d)|(?={_LETTER}))"
+    f"|(?<=[{_FINALS}])(?!\u0621)(?={_LETTER})"
+    f"|(?<=[{_PUNCT_MARKS}])(?=[{ARABIC_LETTERS}\u00ab]))"
+)
 _QUOTES = re.compile("[\u00ab\u00bb]")
 _SENTENCE_PUNCT = frozenset("?!.")
 _OPENING_MARKS = frozenset("(\u00ab\"'[")
-# ة and ى only end words; ى+ء is an old spelling of final hamza ("الطوارىء"), not a boundary.
-_FINAL_LETTER_CONTACT = re.compile(f"[\u0629\u0649](?!\u0621)(?={_LETTER})")
 # Run-together candidates: 5-30 letters. Longer runs are not two words, and bounding the length
 # keeps the splitter linear on adversarial input.
 _LONG_RUN = re.compile(f"{_LETTER}{{5,}}")  # runs of 5+ letters, whole (shorter runs never match)
@@ -367,29 +373,35 @@ def _letter_at(text: str, i: int) -> bool:
     return 0 <= i < len(text) and text[i] in _LETTER_SET
 
 
-def _digit_contacts(text: str) -> list[int]:
-    """Positions p of letter/digit contacts between p and p + 1 (the `pos` of _digit_split)."""
-    found = []
-    for m in _DIGIT_CONTACT.finditer(text):
+def _scan_contacts(text: str) -> tuple[list[int], list[int], list[int]]:
+    """Letter/digit contacts (p: between p and p + 1, the `pos` of _digit_split), word-final
+    letters touching a word (split points) and punctuation marks glued before a word."""
+    digits, finals, marks = [], [], []
+    for m in _CONTACT.finditer(text):
         at = m.start()
-        if at > 0 and text[at - 1] in _LETTER_SET:
-            found.append(at - 1)  # letter, then this digit
-        if text[at + 1:at + 2] in _LETTER_SET:
-            found.append(at)      # this digit, then a letter
-    return found
+        ch = text[at]
+        if ch in _FINALS:
+            finals.append(at + 1)
+        elif ch in _PUNCT_MARKS:
+            marks.append(at)
+        else:
+            if at > 0 and text[at - 1] in _LETTER_SET:
+                digits.append(at - 1)  # letter, then this digit
+            if text[at + 1:at + 2] in _LETTER_SET:
+                digits.append(at)      # this digit, then a letter
+    return digits, finals, marks
 
 
-def _punct_repairs(text: str, rules: _SplitRules) -> list[int]:
+def _punct_repairs(text: str, marks: list[int], rules: _SplitRules) -> list[int]:
     """Spaces missing after sentence punctuation, before "«" and after "»" between Arabic words."""
     found = []
-    for m in _PUNCT_BEFORE_WORD.finditer(text):
-        start = m.start()
+    for start in marks:
+        at = start + 1
         if text[start] != "\u2026":
             while start > 0 and text[start - 1] in _SENTENCE_PUNCT:
                 start -= 1
         if not _letter_at(text, start - 1):
             continue
-        at = m.end()
         run = _LETTER_RUN_END.search(text[max(0, start - 8):start]).group(0)
         if text[start:at] == "." and (len(run) < 3 or len(_LETTER_RUN_START.match(text[at:at + 3]).group(0)) < 3):
             continue  # abbreviations: "ق.م", "د.أحمد", "سي.إن.إن"
@@ -424,12 +436,13 @@ def find_repairs(text: str) -> list[int]:
     """Positions in clean text before which a space must be inserted."""
     rules = _rules()
     points: set[int] = set()
-    for pos in _digit_contacts(text):
+    digits, finals, marks = _scan_contacts(text)
+    for pos in digits:
         at = _digit_split(text, pos, rules)
         if at is not None:
             points.add(at)
-    points.update(_punct_repairs(text, rules))
-    points.update(m.end() for m in _FINAL_LETTER_CONTACT.finditer(text))
+    points.update(_punct_repairs(text, marks, rules))
+    points.update(finals)
     # Most words are known not to split: rule them out with one set difference (C speed) and
     # look for the rest only when one of them does split.
     unseen = set(_LONG_RUN.findall(text)) - _NO_SPLIT
