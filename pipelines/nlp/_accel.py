@@ -19,7 +19,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-MODULES = ("offsets", "tokens", "normalize", "tagging")
+MODULES = ("offsets", "tokens", "normalize", "sentence_picker", "tagging")
 SOURCE_DIR = Path(__file__).resolve().parent
 ACCEL_DIR = SOURCE_DIR.parents[1] / "var" / "accel" / "pipelines" / "nlp"
 STAMP_NAME = "sources.json"

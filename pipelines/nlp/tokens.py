@@ -12,6 +12,7 @@ from functools import lru_cache
 from .normalize import match_key
 from .resources import load_data
 
+MAX_WORD = 40  # no lexicon word is longer: longer tokens are junk and are never analysed
 TOKEN_RE = re.compile(r"\w+(?:[-'.]\w+)*|[^\w\s]", re.UNICODE)
 # Sentence ends: . ! ? followed by white space, or a line break. One character class to scan for
 # (fast in the regex engine); what follows it is checked in Python.

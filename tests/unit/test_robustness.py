@@ -54,10 +54,10 @@ def test_many_distinct_trigger_words_take_the_sentence_by_sentence_path(hang_gua
     # Hundreds of different trigger words in one text: the sentence picker stops locating words
     # one scan at a time and checks each sentence instead; the events must not change.
     from pipelines.nlp.lexicon import lexicon
-    from pipelines.nlp.tagging import _TriggerIndex
+    from pipelines.nlp.sentence_picker import SentencePicker
 
     firsts = sorted(lexicon().triggers_by_first["ar"])
-    assert len(firsts) > _TriggerIndex.MAX_LOCATED
+    assert len(firsts) > SentencePicker.MAX_LOCATED
     sentences = [f"{word} الجيش مواقع المسلحين قرب الحدود." for word in firsts]
     whole = tag(" ".join(sentences), "ar")
     per_sentence = [sorted(tag(s, "ar").labels) for s in sentences]
