@@ -42,6 +42,7 @@ class SentencePicker:
                         free.add((no, k))
         self.free_keys = frozenset(free)
         self.keys_of: dict[str, frozenset[tuple[int, int]]] = {}  # tokens that satisfy some slot
+        self.starts_of: dict[str, frozenset[int]] = {}            # ... the patterns they may start
         self.carriers: set[str] = set()                           # the same tokens, as a set
         self.rare_carriers: set[str] = set()                      # ... satisfying some slot not free
         self.known: set[str] = set()                              # every token looked at
@@ -57,6 +58,7 @@ class SentencePicker:
         self.known.add(token)
         if keys:
             self.keys_of[token] = frozenset(keys)
+            self.starts_of[token] = frozenset(no for no, k in keys if k == 0)
             self.carriers.add(token)
             if not keys <= self.free_keys:
                 self.rare_carriers.add(token)
@@ -70,8 +72,9 @@ class SentencePicker:
         carrying = present & self.carriers  # set & set walks the smaller one
         if not carrying:
             return carrying, []
-        keys = set().union(*(self.keys_of[t] for t in carrying))
-        return carrying, [no for no, k in keys if k == 0 and self.needs[no] <= keys]
+        keys = set().union(*map(self.keys_of.__getitem__, carrying))
+        starts = set().union(*map(self.starts_of.__getitem__, carrying))
+        return carrying, [no for no in starts if self.needs[no] <= keys]
 
     def sentences_to_match(self, text: str, bounds: list[tuple[int, int]] | None = None
                            ) -> tuple[list[int], list[tuple[int, int]] | None]:

@@ -374,6 +374,7 @@ class Tagger:
         actors = _names_in(words, [(i, a.actors) for i, a in enumerate(analyses) if a.actors], display_word)
         military = not _MILITARY_WORDS[lang].isdisjoint(words) or any(n.kind == "armed" for _, _, n in actors)
         places = quantities = None
+        made: tuple[dict, dict] = ({}, {})  # actor and place mentions shared by the sentence's events
         events = []
         for trig, i, last in candidates:
             if trig.needs_military and not military:
@@ -385,17 +386,17 @@ class Tagger:
             if places is None:
                 places = _names_in(words, [(i, a.places) for i, a in enumerate(analyses) if a.places], display_word)
                 quantities = _quantities_in(words, lang, lex)
-            events.append(self._event(norm, sent, trig, i, last, actors, places, quantities))
+            events.append(self._event(norm, sent, trig, i, last, actors, places, quantities, made))
         return events
 
-    def _event(self, norm, sent, trig, first, last, actors, places, quantities) -> Event:
+    def _event(self, norm, sent, trig, first, last, actors, places, quantities, made) -> Event:
         o_start, o_end = norm.original_span(*sent.span(first, last))
         trigger = {"text": norm.original[o_start:o_end], "start": o_start, "end": o_end}
         return Event(
             type=trig.type, subtype=trig.subtype, sentence=sent.index, trigger=trigger, rule=trig.id,
             confidence=min(0.99, trig.confidence + (0.05 if actors else 0.0)),
-            actors=_mentions(norm, sent, actors, first, last, NEAR_TOKENS),
-            locations=_mentions(norm, sent, places, first, last, NEAR_TOKENS),
+            actors=_mentions(norm, sent, actors, first, last, NEAR_TOKENS, made[0]),
+            locations=_mentions(norm, sent, places, first, last, NEAR_TOKENS, made[1]),
             quantities=[_quantity(norm, sent, q) for q in quantities
                         if abs(q[0] - first) <= QUANTITY_TOKENS or abs(q[1] - last) <= QUANTITY_TOKENS],
         )
@@ -416,14 +417,23 @@ def _sentence_language(match: str, start: int, end: int) -> str:
     return "ar" if arabic and arabic >= latin else "en"
 
 
-def _mentions(norm: Normalized, sent: Sentence, names, first: int, last: int, near: int) -> list[Mention]:
+def _mentions(norm: Normalized, sent: Sentence, names, first: int, last: int, near: int,
+              made: dict[tuple[int, int, str], Mention]) -> list[Mention]:
+    """The names within `near` words of the trigger, nearest first, one per canonical name.
+    `made` keeps the Mention of each name occurrence for the other events of the sentence."""
+    close = [(min(abs(a - first), abs(b - last)), a, b, name) for a, b, name in names
+             if min(abs(a - last), abs(b - first)) <= near]
     out: dict[str, Mention] = {}
-    for a, b, name in sorted(names, key=lambda h: min(abs(h[0] - first), abs(h[1] - last))):
-        if min(abs(a - last), abs(b - first)) > near or name.canonical in out:
+    for _, a, b, name in sorted(close, key=lambda c: c[0]):
+        if name.canonical in out:
             continue
-        o_start, o_end = norm.original_span(*sent.span(a, b))
-        out[name.canonical] = Mention(norm.original[o_start:o_end], o_start, o_end, name.canonical,
-                                      name.kind, name.country, name.lat, name.lon)
+        mention = made.get((a, b, name.canonical))
+        if mention is None:
+            o_start, o_end = norm.original_span(*sent.span(a, b))
+            mention = Mention(norm.original[o_start:o_end], o_start, o_end, name.canonical,
+                              name.kind, name.country, name.lat, name.lon)
+            made[(a, b, name.canonical)] = mention
+        out[name.canonical] = mention
     return list(out.values())
 
 
