@@ -133,3 +133,18 @@ def test_mass_as_an_adjective_is_no_build_up():
 def test_an_air_raid_on_a_village_is_an_offensive_and_a_gang_attack_on_it_is_not():
     assert "offensive" in tag("Warplanes raided the village in the east of the province.", "en").labels
     assert "offensive" not in tag("Gunmen attacked villagers near the town of Jos.", "en").labels
+
+
+@pytest.mark.parametrize("text", [
+    "Popular Mobilization Forces killed three militants near the river.",            # a name, no call-up
+    "Both sides' forces reached an agreement to evacuate the wounded.",              # no arrival
+    "Members of the Support and Reinforcement Brigades detained two men.",           # a unit's name
+])
+def test_english_names_and_deals_are_no_build_up(text):
+    assert "troop_buildup" not in labels(text, "en")
+
+
+def test_popular_mobilization_is_an_armed_actor():
+    result = tag("The Popular Mobilization shelled militant positions near the town.", "en")
+    assert "offensive" in result.labels
+    assert "Popular Mobilization Forces" in {a.canonical for e in result.events for a in e.actors}
