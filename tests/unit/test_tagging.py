@@ -148,3 +148,7 @@ def test_popular_mobilization_is_an_armed_actor():
     result = tag("The Popular Mobilization shelled militant positions near the town.", "en")
     assert "offensive" in result.labels
     assert "Popular Mobilization Forces" in {a.canonical for e in result.events for a in e.actors}
+
+
+def test_an_agreement_to_restore_calm_is_a_ceasefire():
+    assert "ceasefire" in labels("أعلن الوسطاء التوصل إلى اتفاق لعودة التهدئة في المدينة", "ar")
