@@ -152,3 +152,19 @@ def test_popular_mobilization_is_an_armed_actor():
 
 def test_an_agreement_to_restore_calm_is_a_ceasefire():
     assert "ceasefire" in labels("أعلن الوسطاء التوصل إلى اتفاق لعودة التهدئة في المدينة", "ar")
+
+
+def test_the_tagger_raises_but_never_lowers_the_young_gc_threshold():
+    import gc
+
+    from pipelines.nlp.tagging import GC_YOUNG_THRESHOLD, Tagger
+
+    before = gc.get_threshold()
+    try:
+        Tagger()
+        assert gc.get_threshold()[0] >= GC_YOUNG_THRESHOLD
+        gc.set_threshold(GC_YOUNG_THRESHOLD * 2, 30, 30)
+        Tagger()
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD * 2, 30, 30)
+    finally:
+        gc.set_threshold(*before)
