@@ -168,3 +168,7 @@ def test_the_tagger_raises_but_never_lowers_the_young_gc_threshold():
         assert gc.get_threshold() == (GC_YOUNG_THRESHOLD * 2, 30, 30)
     finally:
         gc.set_threshold(*before)
+
+
+def test_a_misspelt_seize_fire_agreement_is_a_ceasefire():
+    assert labels("The two groups reached a permanent seize fire agreement in the province.", "en") == {"ceasefire"}
