@@ -159,8 +159,6 @@ def match_key(word: str) -> str:
 
 # --- scraper artefact repair -------------------------------------------------------------
 
-# Every pattern below starts with a character that is rare in running text (a digit, a punctuation
-# mark, ة/ى), so the regex engine skips ahead at C speed; the context is then checked in Python.
 # Three kinds of contact, found in one pass over the text (each pass costs ~15 µs on a 3 KB
 # article): a digit touching an Arabic letter, a word-final ة/ى touching the next word (ى+ء is an
 # old spelling of final hamza, "الطوارىء", not a boundary) and sentence punctuation glued to a
@@ -179,9 +177,9 @@ _SENTENCE_PUNCT = frozenset("?!.")
 _OPENING_MARKS = frozenset("(\u00ab\"'[")
 # Run-together candidates: 5-30 letters. Longer runs are not two words, and bounding the length
 # keeps the splitter linear on adversarial input.
-_LONG_RUN = re.compile(f"{_LETTER}{{5,}}")  # runs of 5+ letters, whole (shorter runs never match)
-_LETTER_SET = frozenset(chr(cp) for cp in _ranges(ARABIC_LETTERS))
 _MIN_RUN, _MAX_RUN = 5, 30
+_LONG_RUN = re.compile(f"{_LETTER}{{{_MIN_RUN},}}")  # whole runs of 5+ letters (shorter runs never match)
+_LETTER_SET = frozenset(chr(cp) for cp in _ranges(ARABIC_LETTERS))
 
 _LETTER_RUN_END = re.compile(f"{_LETTER}+$")
 _LETTER_RUN_START = re.compile(f"^{_LETTER}*")
@@ -385,9 +383,9 @@ def _scan_contacts(text: str) -> tuple[list[int], list[int], list[int]]:
         elif ch in _PUNCT_MARKS:
             marks.append(at)
         else:
-            if at > 0 and text[at - 1] in _LETTER_SET:
+            if _letter_at(text, at - 1):
                 digits.append(at - 1)  # letter, then this digit
-            if text[at + 1:at + 2] in _LETTER_SET:
+            if _letter_at(text, at + 1):
                 digits.append(at)      # this digit, then a letter
     return digits, finals, marks
 
@@ -448,8 +446,8 @@ def find_repairs(text: str) -> list[int]:
     unseen = set(_LONG_RUN.findall(text)) - _NO_SPLIT
     splits = {}
     for word in unseen:
-        if not _MIN_RUN <= len(word) <= _MAX_RUN:
-            _NO_SPLIT.add(word)  # too short or too long to be two words: never looked at again
+        if len(word) > _MAX_RUN:
+            _NO_SPLIT.add(word)  # too long to be two words: never looked at again
             continue
         at = _split_point(word, rules)
         if at is not None:
