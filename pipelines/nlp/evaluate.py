@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .normalize import clean_unicode, find_repairs
+from .normalize import clean_unicode, find_repairs, not_space, whole_occurrences
 
 EVENT_TYPES = ("offensive", "ceasefire", "troop_buildup")
 
@@ -69,7 +69,7 @@ class NormScore:
 
 
 def _occurrences(text: str, raw: str) -> list[int]:
-    bounded = [m.start() for m in re.finditer(r"(?<!\S)" + re.escape(raw) + r"(?!\S)", text)]
+    bounded = whole_occurrences(text, raw, not_space)
     return bounded or [m.start() for m in re.finditer(re.escape(raw), text)]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
+from collections.abc import Callable
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
@@ -420,13 +421,19 @@ def _punct_repairs(text: str, marks: list[int], rules: _SplitRules) -> list[int]
     return found
 
 
-def _occurrences(text: str, word: str) -> list[int]:
-    """Start of each occurrence of `word` as a whole run of Arabic letters."""
+def not_space(ch: str) -> bool:
+    return not ch.isspace()
+
+
+def whole_occurrences(text: str, word: str, joins: Callable[[str], bool]) -> list[int]:
+    """Start of each occurrence of `word` with no character on either side for which `joins` is
+    true (an Arabic letter for a run of letters, a non-space for a white-space token)."""
     out, i = [], text.find(word)
     while i >= 0:
-        if not _letter_at(text, i - 1) and not _letter_at(text, i + len(word)):
+        end = i + len(word)
+        if not (i > 0 and joins(text[i - 1])) and not (end < len(text) and joins(text[end])):
             out.append(i)
-        i = text.find(word, i + 1)
+        i = text.find(word, end)  # a whole occurrence never overlaps another one
     return out
 
 
@@ -455,7 +462,7 @@ def find_repairs(text: str) -> list[int]:
     if splits:
         split_before = sorted(points)
         for word, at in splits.items():
-            for start in _occurrences(text, word):
+            for start in whole_occurrences(text, word, _LETTER_SET.__contains__):
                 if not _has_point_inside(split_before, start, start + len(word)):
                     points.add(start + at)
     return sorted(points)

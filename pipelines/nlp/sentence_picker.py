@@ -11,7 +11,7 @@ from bisect import bisect_right
 from functools import lru_cache
 
 from .lexicon import Trigger, lexicon
-from .normalize import match_key
+from .normalize import match_key, not_space, whole_occurrences
 from .tokens import MAX_WORD, TOKEN_RE, sentence_bounds, stems
 
 
@@ -100,7 +100,7 @@ class SentencePicker:
         sentence_starts = [start for start, _ in bounds]
         keys_by_sentence: dict[int, set[tuple[int, int]]] = {}
         for token, keys in located:
-            for pos in _token_positions(text, token):
+            for pos in whole_occurrences(text, token, not_space):
                 keys_by_sentence.setdefault(bisect_right(sentence_starts, pos) - 1, set(self.free_keys)).update(keys)
         return [i for i, keys in sorted(keys_by_sentence.items())
                 if any(self.needs[no] <= keys for no in covered)], bounds
@@ -117,14 +117,3 @@ def sentence_pickers() -> dict[str, SentencePicker]:
         frequent = frozenset(match_key(w) for w in top_n_list(lang, SentencePicker.UBIQUITOUS_WORDS, wordlist="small"))
         indexes[lang] = SentencePicker(triggers, frequent)
     return indexes
-
-
-def _token_positions(text: str, token: str) -> list[int]:
-    """Where `token` occurs as a whole white-space-delimited token."""
-    out, i = [], text.find(token)
-    while i >= 0:
-        end = i + len(token)
-        if (i == 0 or text[i - 1].isspace()) and (end == len(text) or text[end].isspace()):
-            out.append(i)
-        i = text.find(token, end)
-    return out
