@@ -205,6 +205,13 @@ def _kafka_ready(bootstrap: str) -> bool:
         return False
 
 
+def _console_log4j(level: str, pattern: str) -> str:
+    """A log4j2 configuration that writes every log line to the console (our log file)."""
+    return (f"rootLogger.level={level}\nrootLogger.appenderRef.out.ref=OUT\n"
+            "appender.out.type=Console\nappender.out.name=OUT\nappender.out.layout.type=PatternLayout\n"
+            f"appender.out.layout.pattern={pattern}\n")
+
+
 def start_kafka(s: StackSettings) -> int:
     home = s.home
     pid = _running_or_ports_free(home, "kafka", {"kafka_port": s.kafka_port,
@@ -217,10 +224,7 @@ def start_kafka(s: StackSettings) -> int:
     data.mkdir(parents=True, exist_ok=True)
     props = base / "server.properties"
     props.write_text(_kafka_properties(s, data))
-    (base / "log4j2.properties").write_text(
-        "rootLogger.level=INFO\nrootLogger.appenderRef.out.ref=OUT\n"
-        "appender.out.type=Console\nappender.out.name=OUT\nappender.out.layout.type=PatternLayout\n"
-        "appender.out.layout.pattern=%d %p %c{1} %m%n\n")
+    (base / "log4j2.properties").write_text(_console_log4j("INFO", "%d %p %c{1} %m%n"))
     java = _java(s)
     cp = f"{lib}/*"
     if not (data / "meta.properties").exists():
@@ -276,9 +280,7 @@ def start_opensearch(s: StackSettings) -> int:
     node_home.mkdir(parents=True, exist_ok=True)
     (node_home / "config").mkdir(exist_ok=True)
     (node_home / "config" / "log4j2.properties").write_text(
-        "status=error\nrootLogger.level=info\nrootLogger.appenderRef.out.ref=OUT\n"
-        "appender.out.type=Console\nappender.out.name=OUT\nappender.out.layout.type=PatternLayout\n"
-        "appender.out.layout.pattern=[%d][%-5p][%c{1}] %m%n\n")
+        "status=error\n" + _console_log4j("info", "[%d][%-5p][%c{1}] %m%n"))
     pid = _spawn([_java(s), f"-Xms{s.search_heap}", f"-Xmx{s.search_heap}",
                   "-Dlog4j2.disable.jmx=true", f"-Dlog4j.configurationFile={node_home / 'config' / 'log4j2.properties'}",
                   "-Dopensearch.set.netty.runtime.available.processors=false",
