@@ -137,7 +137,9 @@ class _Analysis:
 
 
 _ANALYSIS: dict[str, dict[str, _Analysis]] = {"ar": {}, "en": {}}  # language -> word -> analysis
-_MILITARY_WORDS: dict[str, set[str]] = {"ar": set(), "en": set()}  # words seen with military context
+# Every word whose analysis is military, filled by _analyse. A sentence's words are all analysed
+# before this set is asked about them, so "no word of the sentence is in it" is exact.
+_MILITARY_WORDS: dict[str, set[str]] = {"ar": set(), "en": set()}
 _NOTHING = _Analysis(frozenset(), (), (), (), False, frozenset())
 
 
