@@ -110,6 +110,8 @@ class Normalized:
 def clean_unicode(text: str) -> tuple[str, OffsetMap]:
     """Unicode-level clean-up with an offset map back to `text`."""
     mapping = OffsetMap()
+    if text.isascii():  # O(1) in CPython; every character that changes is beyond ASCII
+        return text, mapping
     for src, dst in _FREQUENT_ONE_TO_ONE:  # most changes in Arabic news: str.replace is cheapest
         if src in text:
             text = text.replace(src, dst)
@@ -181,6 +183,7 @@ _OPENING_MARKS = frozenset("(\u00ab\"'[")
 _MIN_RUN, _MAX_RUN = 5, 30
 _LONG_RUN = re.compile(f"{_LETTER}{{{_MIN_RUN},}}")  # whole runs of 5+ letters (shorter runs never match)
 _LETTER_SET = frozenset(chr(cp) for cp in _ranges(ARABIC_LETTERS))
+_ANY_LETTER = re.compile(_LETTER)
 
 _LETTER_RUN_END = re.compile(f"{_LETTER}+$")
 _LETTER_RUN_START = re.compile(f"^{_LETTER}*")
@@ -439,6 +442,8 @@ def whole_occurrences(text: str, word: str, joins: Callable[[str], bool]) -> lis
 
 def find_repairs(text: str) -> list[int]:
     """Positions in clean text before which a space must be inserted."""
+    if text.isascii() or not _ANY_LETTER.search(text):
+        return []  # every repair has an Arabic letter on one side: English text is left as it is
     rules = _rules()
     points: set[int] = set()
     digits, finals, marks = _scan_contacts(text)

@@ -426,6 +426,8 @@ def _spare_the_garbage_collector() -> None:
 
 def _scripts(match: str) -> str:
     """"ar" or "en" when the whole text is in one script, else "mixed" (decided per sentence)."""
+    if match.isascii():  # O(1) in CPython, and most English news is plain ASCII
+        return "en"
     arabic, latin = _ARABIC.search(match), _LATIN.search(match)
     if arabic and latin:
         return "mixed"
