@@ -2,6 +2,8 @@
 
 The tagger's inner loops are interpreter-bound: compiling the unchanged Python source with
 Cython removes part of the interpreter overhead (measured in benchmarks/tagging_throughput.py).
+One module, token_table, has a twin written for C (token_table.pyx) with the same API and
+answers; it is compiled from that twin.
 setup.sh calls `build()` to compile them into var/accel/ with a stamp of the
 sources they came from. At import, `pipelines.nlp` uses them only when that stamp matches the
 current sources, so an edited .py file is never shadowed by a stale build; otherwise, or when
@@ -19,15 +21,21 @@ import tempfile
 import warnings
 from pathlib import Path
 
-MODULES = ("offsets", "tokens", "normalize", "sentence_picker", "tagging")
+MODULES = ("offsets", "tokens", "normalize", "token_table", "sentence_picker", "tagging")
 SOURCE_DIR = Path(__file__).resolve().parent
 ACCEL_DIR = SOURCE_DIR.parents[1] / "var" / "accel" / "pipelines" / "nlp"
 STAMP_NAME = "sources.json"
 PURE_ENV = "NEWSWATCH_PURE_PYTHON"
 
 
+def _sources(source_dir: Path) -> list[Path]:
+    """Each module's .py file, and its compiled twin (.pyx, written for C) when it has one."""
+    return [path for m in MODULES for path in (source_dir / f"{m}.py", source_dir / f"{m}.pyx")
+            if path.suffix == ".py" or path.exists()]
+
+
 def source_digests(source_dir: Path = SOURCE_DIR) -> dict[str, str]:
-    return {m: hashlib.sha256((source_dir / f"{m}.py").read_bytes()).hexdigest() for m in MODULES}
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in _sources(source_dir)}
 
 
 def compiled_dir_if_current(accel_dir: Path = ACCEL_DIR, source_dir: Path = SOURCE_DIR) -> Path | None:
@@ -63,13 +71,16 @@ def build(accel_dir: Path = ACCEL_DIR) -> int:
         package.mkdir(parents=True)
         for init in (package.parent / "__init__.py", package / "__init__.py"):
             init.write_text("")
-        for module in MODULES:
-            shutil.copy(SOURCE_DIR / f"{module}.py", package / f"{module}.py")
+        for source in _sources(SOURCE_DIR):
+            shutil.copy(source, package / source.name)
         digests = source_digests(package)
+        # a module with a .pyx twin is compiled from the twin; the others from their .py file
+        targets = [f"pipelines/nlp/{m}.pyx" if (package / f"{m}.pyx").exists() else f"pipelines/nlp/{m}.py"
+                   for m in MODULES]
         cwd = os.getcwd()
         os.chdir(tmp)  # cythonize names modules after their path: pipelines/nlp/x.py -> pipelines.nlp.x
         try:
-            extensions = cythonize([f"pipelines/nlp/{m}.py" for m in MODULES], language_level=3, quiet=True)
+            extensions = cythonize(targets, language_level=3, quiet=True)
             dist = Distribution({"ext_modules": extensions})
             command = build_ext(dist)
             command.inplace = True

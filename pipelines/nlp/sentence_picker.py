@@ -1,9 +1,9 @@
 """Which sentences of an article can hold a whole trigger pattern, decided with set operations.
 
-The tagger's full matching is the expensive part; most articles hold no complete pattern and most
+The tagger's full matching is the expensive part; many articles hold no complete pattern and most
 sentences of the others hold none either. This module answers "which sentences are worth
-matching" with set operations over white-space tokens (C speed), never rejecting a sentence that
-could match: it is a necessary condition, not the matcher.
+matching" with set operations over white-space tokens, never rejecting a sentence that could
+match: it is a necessary condition, not the matcher.
 """
 from __future__ import annotations
 
@@ -11,23 +11,23 @@ from bisect import bisect_right
 from functools import lru_cache
 
 from .lexicon import Trigger, lexicon
-from .normalize import match_key, not_space, whole_occurrences
+from .normalize import match_key
+from .token_table import TokenTable
 from .tokens import MAX_WORD, TOKEN_RE, sentence_bounds, stems
 
 
 class SentencePicker:
     """Which sentences can hold a whole trigger pattern, decided with set operations.
 
-    Every slot of every pattern gets a key (pattern, slot). A white-space token is looked at once
-    (cached): the keys its words satisfy. A sentence is worth matching only when, for some
-    pattern, its tokens' keys hold all that pattern's keys. Keys of the language's most frequent
-    words ("the", "في") are taken as present in every sentence: locating those words would cost
-    more than it saves, and assuming them only lets more sentences through, never fewer.
+    Every slot of every pattern gets a key (pattern, slot). A white-space token is classified
+    once (remembered by a TokenTable): the keys its words satisfy. A sentence is worth matching
+    only when, for some pattern, its tokens' keys hold all that pattern's keys. Keys of the
+    language's most frequent words ("the", "في") are taken as present in every sentence: that
+    only lets more sentences through, never fewer, and spares looking at where those words are.
     """
 
     CACHE_LIMIT = 500_000
     UBIQUITOUS_WORDS = 50  # how many of the language's most frequent words count as always present
-    MAX_LOCATED = 64       # trigger words located by scanning the text, at most (see sentences_to_match)
 
     def __init__(self, triggers: list[Trigger], ubiquitous: frozenset[str]) -> None:
         self.needs: list[frozenset[tuple[int, int]]] = []
@@ -43,48 +43,41 @@ class SentencePicker:
         self.free_keys = frozenset(free)
         self.keys_of: dict[str, frozenset[tuple[int, int]]] = {}  # tokens that satisfy some slot
         self.starts_of: dict[str, frozenset[int]] = {}            # ... the patterns they may start
-        self.carriers: set[str] = set()                           # the same tokens, as a set
-        self.rare_carriers: set[str] = set()                      # ... satisfying some slot not free
-        self.known: set[str] = set()                              # every token looked at
+        self.tokens = TokenTable(self._learn, self.CACHE_LIMIT)
 
-    def _learn(self, token: str) -> None:
+    def _learn(self, token: str) -> bool:
+        """Whether some word of this white-space token satisfies a slot (its keys are kept)."""
+        if token in self.keys_of:
+            return True  # learnt before the token table last forgot everything
         keys = set()
         for word in TOKEN_RE.findall(token):
             if len(word) <= MAX_WORD:  # no lexicon word is this long; junk runs stay cheap
                 for stem in stems(word):
                     keys.update(self.slot_keys.get(stem, ()))
-        if len(self.known) > self.CACHE_LIMIT:
-            self.known = set(self.carriers)
-        self.known.add(token)
-        if keys:
-            self.keys_of[token] = frozenset(keys)
-            self.starts_of[token] = frozenset(no for no, k in keys if k == 0)
-            self.carriers.add(token)
-            if not keys <= self.free_keys:
-                self.rare_carriers.add(token)
+        if not keys:
+            return False
+        self.keys_of[token] = frozenset(keys)
+        self.starts_of[token] = frozenset(no for no, k in keys if k == 0)
+        return True
 
-    def _covered(self, tokens: list[str]) -> tuple[set[str], list[int]]:
-        """The tokens carrying keys, and the patterns whose every slot some token satisfies."""
-        present = set(tokens)
-        if not present.issubset(self.known):
-            for token in present - self.known:
-                self._learn(token)
-        carrying = present & self.carriers  # set & set walks the smaller one
+    def _covered(self, carrying) -> list[int]:
+        """The patterns whose every slot some of these tokens satisfy."""
         if not carrying:
-            return carrying, []
+            return []
         keys = set().union(*map(self.keys_of.__getitem__, carrying))
         starts = set().union(*map(self.starts_of.__getitem__, carrying))
-        return carrying, [no for no in starts if self.needs[no] <= keys]
+        return [no for no in starts if self.needs[no] <= keys]
 
     def sentences_to_match(self, text: str, bounds: list[tuple[int, int]] | None = None
                            ) -> tuple[list[int], list[tuple[int, int]] | None]:
         """Indices of the sentences of `text` that may hold a whole pattern, and the sentence bounds.
 
-        Most articles hold none: one look at the article's token set says so (and the sentences
-        are not even split). Otherwise the less frequent carrying tokens are located in the text
-        and each sentence's keys are checked against the patterns covered at article level.
+        Many articles hold none: the article's carrying tokens say so (and the sentences are not
+        even split). Otherwise each sentence's keys are checked against the patterns covered at
+        article level.
         """
-        carrying, covered = self._covered(text.split())
+        found = self.tokens.find(text)  # carrying token -> where it starts
+        covered = self._covered(found)
         if not covered:
             return [], bounds
         if bounds is None:
@@ -92,16 +85,13 @@ class SentencePicker:
         if any(self.needs[no] <= self.free_keys for no in covered):
             return list(range(len(bounds))), bounds  # a pattern of frequent words only: look everywhere
         wanted = set().union(*(self.needs[no] for no in covered)) - self.free_keys
-        located = [(t, keys) for t in carrying & self.rare_carriers if (keys := self.keys_of[t] & wanted)]
-        if len(located) > self.MAX_LOCATED:
-            # Each located token is one scan of the text: on a huge or adversarial text with many
-            # distinct trigger words, check sentence by sentence instead (linear in the text).
-            return [i for i, (a, b) in enumerate(bounds) if self._covered(text[a:b].split())[1]], bounds
         sentence_starts = [start for start, _ in bounds]
         keys_by_sentence: dict[int, set[tuple[int, int]]] = {}
-        for token, keys in located:
-            for pos in whole_occurrences(text, token, not_space):
-                keys_by_sentence.setdefault(bisect_right(sentence_starts, pos) - 1, set(self.free_keys)).update(keys)
+        for token, starts in found.items():
+            keys = self.keys_of[token] & wanted
+            if keys:
+                for pos in starts:
+                    keys_by_sentence.setdefault(bisect_right(sentence_starts, pos) - 1, set(self.free_keys)).update(keys)
         return [i for i, keys in sorted(keys_by_sentence.items())
                 if any(self.needs[no] <= keys for no in covered)], bounds
 

@@ -50,21 +50,16 @@ def test_adversarial_repetitions_finish(unit, hang_guard):
     assert normalize(text).display is not None and isinstance(result.events, list)
 
 
-def test_many_distinct_trigger_words_take_the_sentence_by_sentence_path(hang_guard, monkeypatch):
-    # Hundreds of different trigger words in one text: the sentence picker stops locating words
-    # one scan at a time and checks each sentence instead; the events must not change.
-    from pipelines.nlp import sentence_picker
+def test_many_distinct_trigger_words_in_one_text_give_each_sentence_its_own_events(hang_guard):
+    # Hundreds of different trigger words in one text (the token table's one-pass path, see
+    # test_token_table.py): each sentence must get exactly the events it gets on its own.
     from pipelines.nlp.lexicon import lexicon
+    from pipelines.nlp.token_table import TokenTable
 
     firsts = sorted(lexicon().triggers_by_first["ar"])
-    assert len(firsts) > sentence_picker.SentencePicker.MAX_LOCATED
+    assert len(firsts) > TokenTable.MAX_LOCATED
     sentences = [f"{word} الجيش مواقع المسلحين قرب الحدود." for word in firsts]
-    located = []
-    real = sentence_picker.whole_occurrences
-    monkeypatch.setattr(sentence_picker, "whole_occurrences", lambda *a: located.append(a[1]) or real(*a))
     whole = tag(" ".join(sentences), "ar")
-    assert located == []  # no word was located one scan at a time
-    monkeypatch.undo()
     per_sentence = [sorted(tag(s, "ar").labels) for s in sentences]
     assert [s["labels"] for s in whole.sentences] == per_sentence
     assert any(per_sentence)

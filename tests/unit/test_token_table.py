@@ -1,0 +1,111 @@
+"""TokenTable: the pure-Python form and its compiled twin give the same answers."""
+import importlib.util
+import random
+from pathlib import Path
+
+import pytest
+
+from pipelines.nlp import token_table
+
+PURE_SOURCE = Path(token_table.__file__).resolve().parents[0] / "token_table.py"
+if not PURE_SOURCE.exists():  # token_table is the compiled one, living in var/accel/
+    PURE_SOURCE = Path(__file__).resolve().parents[2] / "pipelines" / "nlp" / "token_table.py"
+
+
+def _pure_module():
+    # Loaded under the package so that its relative imports resolve, whatever runs as token_table.
+    spec = importlib.util.spec_from_file_location("pipelines.nlp._pure_token_table", PURE_SOURCE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _implementations():
+    pure = _pure_module().TokenTable
+    compiled = token_table.TokenTable if token_table.__file__.endswith(".so") else None
+    return pure, compiled
+
+
+class Learner:
+    """Marks tokens holding the letter 'k' or 'ق'; counts how often each token was learnt."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {}
+
+    def __call__(self, token: str) -> bool:
+        self.calls[token] = self.calls.get(token, 0) + 1
+        return "k" in token or "ق" in token
+
+
+def _expected(text: str) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    pos = 0
+    for token in text.split():
+        pos = text.index(token, pos)
+        if "k" in token or "ق" in token:
+            found.setdefault(token, []).append(pos)
+        pos += len(token)
+    return found
+
+
+WHITE = [" ", "\n", "\t", "\u00a0", "\u2003", "\u3000", "\x1c", "\u2028", "  "]
+PIECES = ["strike", "attack", "k", "kk", "قصف", "القوات", "الـ24", "k,", "(k)", "𝒌k", "é", "…k", "x", "ق"]
+
+
+def _random_text(rng: random.Random, words: int) -> str:
+    return "".join(rng.choice(PIECES) + rng.choice(WHITE) for _ in range(words)).strip(rng.choice(["", " "]))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_finds_every_marked_token_where_str_split_sees_it(seed):
+    rng = random.Random(seed)
+    for table_class in filter(None, _implementations()):
+        table = table_class(Learner(), 1000)
+        for _ in range(50):
+            text = _random_text(rng, rng.randint(0, 60))
+            assert table.find(text) == _expected(text), (table_class, text)
+
+
+def test_empty_and_blank_text():
+    for table_class in filter(None, _implementations()):
+        table = table_class(Learner(), 10)
+        assert table.find("") == {} and table.find(" \n\u00a0 ") == {}
+
+
+def test_each_token_is_learnt_once_while_the_table_grows():
+    # 50,000 distinct tokens: the compiled table doubles several times on the way; a token it
+    # lost track of would be learnt again.
+    text = " ".join(f"w{i}k" if i % 7 == 0 else f"w{i}" for i in range(50_000))
+    for table_class in filter(None, _implementations()):
+        learner = Learner()
+        table = table_class(learner, 1_000_000)
+        first = table.find(text)
+        assert table.find(text) == first == _expected(text)
+        assert len(learner.calls) == 50_000 and set(learner.calls.values()) == {1}
+        assert len(table) == 50_000
+
+
+def test_past_the_limit_it_forgets_and_still_answers_right():
+    text = " ".join(f"t{i}k" for i in range(300))
+    for table_class in filter(None, _implementations()):
+        learner = Learner()
+        table = table_class(learner, 100)
+        assert table.find(text) == _expected(text)
+        assert table.find("t1k t2") == {"t1k": [0]}
+        assert len(table) <= 300
+
+
+def test_many_distinct_marked_tokens_take_one_pass_in_pure_python(monkeypatch):
+    pure = _pure_module()
+    text = " ".join(f"k{i}" for i in range(pure.TokenTable.MAX_LOCATED * 3)) + " k1"
+    located = []
+    monkeypatch.setattr(pure, "whole_occurrences", lambda *a: located.append(a) or [])
+    assert pure.TokenTable(Learner(), 1000).find(text) == _expected(text)
+    assert located == []  # never one str.find scan per token on such a text
+
+
+def test_the_compiled_twin_is_used_when_built():
+    pure, compiled = _implementations()
+    if compiled is None:
+        pytest.skip("the compiled modules are not built here (no C compiler?); only pure Python runs")
+    assert compiled is not pure and compiled.__module__ == "pipelines.nlp.token_table"
