@@ -7,7 +7,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .normalize import clean_unicode, find_repairs, not_space, whole_occurrences
+from .normalize import clean_unicode, find_repairs
+from .occurrences import not_space, whole_occurrences
 
 EVENT_TYPES = ("offensive", "ceasefire", "troop_buildup")
 

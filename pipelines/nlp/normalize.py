@@ -13,13 +13,13 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
-from collections.abc import Callable
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
 from .offsets import OffsetMap
 from .resources import load_data, word_zipf
+from .token_table import TokenTable
 
 ARABIC_LETTERS = "\u0621-\u063a\u0641-\u064a\u0671-\u06d3"
 _LETTER = f"[{ARABIC_LETTERS}]"
@@ -181,8 +181,8 @@ _OPENING_MARKS = frozenset("(\u00ab\"'[")
 # Run-together candidates: 5-30 letters. Longer runs are not two words, and bounding the length
 # keeps the splitter linear on adversarial input.
 _MIN_RUN, _MAX_RUN = 5, 30
-_LONG_RUN = re.compile(f"{_LETTER}{{{_MIN_RUN},}}")  # whole runs of 5+ letters (shorter runs never match)
 _LETTER_SET = frozenset(chr(cp) for cp in _ranges(ARABIC_LETTERS))
+_LETTER_RANGES = [(ord(a), ord(b)) for a, b in re.findall("(.)-(.)", ARABIC_LETTERS)]
 _ANY_LETTER = re.compile(_LETTER)
 
 _LETTER_RUN_END = re.compile(f"{_LETTER}+$")
@@ -347,23 +347,36 @@ def _best_word_split(word: str, rules: _SplitRules) -> int | None:
     return best
 
 
-_SPLIT_AT: dict[str, int] = {}   # words known to split, and where
-_NO_SPLIT: set[str] = set()      # words known not to split
+_SPLIT_AT: dict[str, int] = {}  # runs known to split, and where (the run table marks them)
 _CACHE_LIMIT = 300_000
 
 
-def _split_point(word: str, rules: _SplitRules) -> int | None:
-    at = _SPLIT_AT.get(word)
-    if at is None and word not in _NO_SPLIT:
-        at = _best_word_split(word, rules)
-        if len(_NO_SPLIT) + len(_SPLIT_AT) > _CACHE_LIMIT:
-            _NO_SPLIT.clear()
-            _SPLIT_AT.clear()
-        if at is None:
-            _NO_SPLIT.add(word)
-        else:
-            _SPLIT_AT[word] = at
+def _learn_run(run: str) -> bool:
+    """Whether a run of letters is two words run together (the split point is kept)."""
+    if len(run) > _MAX_RUN:
+        return False  # too long to be two words
+    at = _best_word_split(run, _rules())
+    if at is None:
+        return False
+    if len(_SPLIT_AT) >= _CACHE_LIMIT:
+        _SPLIT_AT.clear()
+    _SPLIT_AT[run] = at
+    return True
+
+
+def _split_at(run: str) -> int:
+    """Where a run the table marked splits (worked out again if forgotten since)."""
+    at = _SPLIT_AT.get(run)
+    if at is None:
+        at = _SPLIT_AT[run] = _best_word_split(run, _rules())
     return at
+
+
+@lru_cache(maxsize=1)
+def _run_table() -> TokenTable:
+    """Every run of 5+ letters seen, and whether it splits: most words of an article were seen
+    before, so an article's runs cost one pass and the new ones a look each."""
+    return TokenTable(_learn_run, _CACHE_LIMIT, letters=_LETTER_RANGES, min_length=_MIN_RUN)
 
 
 def _has_point_inside(sorted_points: list[int], start: int, end: int) -> bool:
@@ -424,22 +437,6 @@ def _punct_repairs(text: str, marks: list[int], rules: _SplitRules) -> list[int]
     return found
 
 
-def not_space(ch: str) -> bool:
-    return not ch.isspace()
-
-
-def whole_occurrences(text: str, word: str, joins: Callable[[str], bool]) -> list[int]:
-    """Start of each occurrence of `word` with no character on either side for which `joins` is
-    true (an Arabic letter for a run of letters, a non-space for a white-space token)."""
-    out, i = [], text.find(word)
-    while i >= 0:
-        end = i + len(word)
-        if not (i > 0 and joins(text[i - 1])) and not (end < len(text) and joins(text[end])):
-            out.append(i)
-        i = text.find(word, end)  # a whole occurrence never overlaps another one
-    return out
-
-
 def find_repairs(text: str) -> list[int]:
     """Positions in clean text before which a space must be inserted."""
     if text.isascii() or not _ANY_LETTER.search(text):
@@ -453,22 +450,13 @@ def find_repairs(text: str) -> list[int]:
             points.add(at)
     points.update(_punct_repairs(text, marks, rules))
     points.update(finals)
-    # Most words are known not to split: rule them out with one set difference (C speed) and
-    # look for the rest only when one of them does split.
-    unseen = set(_LONG_RUN.findall(text)) - _NO_SPLIT
-    splits = {}
-    for word in unseen:
-        if len(word) > _MAX_RUN:
-            _NO_SPLIT.add(word)  # too long to be two words: never looked at again
-            continue
-        at = _split_point(word, rules)
-        if at is not None:
-            splits[word] = at
-    if splits:
+    runs = _run_table().find(text)  # the runs that split -> where they are
+    if runs:
         split_before = sorted(points)
-        for word, at in splits.items():
-            for start in whole_occurrences(text, word, _LETTER_SET.__contains__):
-                if not _has_point_inside(split_before, start, start + len(word)):
+        for run, starts in runs.items():
+            at = _split_at(run)
+            for start in starts:
+                if not _has_point_inside(split_before, start, start + len(run)):
                     points.add(start + at)
     return sorted(points)
 

@@ -6,6 +6,7 @@ in an open-addressing table of 64-bit words (hash bits | mark), so the ~500 toke
 cost no string objects and about one memory access each. Only tokens never seen before, and the
 marked ones, are built as strings.
 """
+cimport cython
 import os
 
 from cpython.unicode cimport PyUnicode_DATA, PyUnicode_KIND, PyUnicode_READ, Py_UNICODE_ISSPACE
@@ -16,6 +17,8 @@ cdef uint64_t _FNV_PRIME = 0x100000001b3
 cdef uint64_t _MIX1 = 0xff51afd7ed558ccd
 cdef uint64_t _MIX2 = 0xc4ceb9fe1a85ec53
 cdef uint64_t _MARK_BITS = 3
+cdef enum:
+    MAX_RANGES = 8  # letter ranges a table may be given
 cdef int _PLAIN = 1
 cdef int _MARKED = 2
 
@@ -30,6 +33,7 @@ cdef inline uint64_t _finish(uint64_t h) noexcept:
     return h
 
 
+@cython.final
 cdef class TokenTable:
     cdef uint64_t* _slots
     cdef Py_ssize_t _capacity
@@ -37,12 +41,25 @@ cdef class TokenTable:
     cdef uint64_t _seed
     cdef object _learn
     cdef readonly Py_ssize_t limit
+    cdef bint _by_letters
+    cdef int _n_ranges
+    cdef Py_UCS4 _first[MAX_RANGES]
+    cdef Py_UCS4 _last[MAX_RANGES]
+    cdef Py_ssize_t _min_length
 
     MAX_LOCATED = 64  # kept for API parity with the pure-Python form (it has no use here)
 
-    def __cinit__(self, learn, Py_ssize_t limit):
+    def __cinit__(self, learn, Py_ssize_t limit, letters=None, Py_ssize_t min_length=1):
         self._learn = learn
         self.limit = limit
+        self._by_letters = letters is not None
+        self._min_length = max(1, min_length)
+        if self._by_letters:
+            if not 0 < len(letters) <= MAX_RANGES:
+                raise ValueError(f"letters: 1 to {MAX_RANGES} (first, last) code point ranges, got {len(letters)}")
+            for k, (first, last) in enumerate(letters):
+                self._first[k], self._last[k] = first, last
+            self._n_ranges = len(letters)
         self._seed = int.from_bytes(os.urandom(8), "little") | 1
         self._slots = NULL
         self._empty_slots(1 << 16)
@@ -98,6 +115,15 @@ cdef class TokenTable:
             free(old)
         self._put(h, mark)
 
+    cdef inline bint _in_token(self, Py_UCS4 ch) noexcept:
+        cdef int k
+        if not self._by_letters:
+            return not Py_UNICODE_ISSPACE(ch)
+        for k in range(self._n_ranges):
+            if self._first[k] <= ch <= self._last[k]:
+                return True
+        return False
+
     def find(self, str text):
         cdef Py_ssize_t n = len(text)
         cdef Py_ssize_t i = 0
@@ -111,7 +137,7 @@ cdef class TokenTable:
         cdef list starts
         while i < n:
             ch = PyUnicode_READ(kind, data, i)
-            if Py_UNICODE_ISSPACE(ch):
+            if not self._in_token(ch):
                 i += 1
                 continue
             start = i
@@ -122,8 +148,10 @@ cdef class TokenTable:
                 if i >= n:
                     break
                 ch = PyUnicode_READ(kind, data, i)
-                if Py_UNICODE_ISSPACE(ch):
+                if not self._in_token(ch):
                     break
+            if i - start < self._min_length:
+                continue
             h = _finish(h)
             mark = self._mark_of(h)
             if mark == 0:

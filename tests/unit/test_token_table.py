@@ -1,6 +1,7 @@
 """TokenTable: the pure-Python form and its compiled twin give the same answers."""
 import importlib.util
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,8 @@ def _expected(text: str) -> dict[str, list[int]]:
 
 
 WHITE = [" ", "\n", "\t", "\u00a0", "\u2003", "\u3000", "\x1c", "\u2028", "  "]
-PIECES = ["strike", "attack", "k", "kk", "قصف", "القوات", "الـ24", "k,", "(k)", "𝒌k", "é", "…k", "x", "ق"]
+PIECES = ["strike", "attack", "k", "kk", "قصف", "القوات", "الـ24", "k,", "(k)", "𝒌k", "é", "…k", "x", "ق",
+          "قصفت", "والقوات،", "قصفتق1قق", "ققق"]
 
 
 def _random_text(rng: random.Random, words: int) -> str:
@@ -64,6 +66,37 @@ def test_finds_every_marked_token_where_str_split_sees_it(seed):
         for _ in range(50):
             text = _random_text(rng, rng.randint(0, 60))
             assert table.find(text) == _expected(text), (table_class, text)
+
+
+ARABIC = [(0x0621, 0x063A), (0x0641, 0x064A)]
+RUN = re.compile("[\u0621-\u063a\u0641-\u064a]+")
+
+
+def _expected_runs(text: str, min_length: int) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for m in RUN.finditer(text):
+        if len(m.group()) >= min_length and "ق" in m.group():
+            found.setdefault(m.group(), []).append(m.start())
+    return found
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_letter_runs_of_a_minimum_length(seed):
+    rng = random.Random(seed)
+    for table_class in filter(None, _implementations()):
+        table = table_class(Learner(), 1000, letters=ARABIC, min_length=4)
+        for _ in range(50):
+            text = _random_text(rng, rng.randint(0, 60))
+            assert table.find(text) == _expected_runs(text, 4), (table_class, text)
+
+
+def test_letter_runs_split_at_any_other_character():
+    text = "القوات1القوات قصفت،قصفت xقصفتx ـقصفت قص"
+    for table_class in filter(None, _implementations()):
+        learner = Learner()
+        table = table_class(learner, 1000, letters=ARABIC, min_length=3)
+        assert table.find(text) == {"القوات": [0, 7], "قصفت": [14, 19, 25, 32]}
+        assert "قص" not in learner.calls  # shorter than min_length: never learnt
 
 
 def test_empty_and_blank_text():
@@ -109,3 +142,5 @@ def test_the_compiled_twin_is_used_when_built():
     if compiled is None:
         pytest.skip("the compiled modules are not built here (no C compiler?); only pure Python runs")
     assert compiled is not pure and compiled.__module__ == "pipelines.nlp.token_table"
+    public = {name for name in dir(pure) if not name.startswith("_")}
+    assert public <= set(dir(compiled)), public - set(dir(compiled))
