@@ -106,16 +106,16 @@ def test_empty_and_blank_text():
 
 
 def test_each_token_is_learnt_once_while_the_table_grows():
-    # 50,000 distinct tokens: the compiled table doubles several times on the way; a token it
-    # lost track of would be learnt again.
-    text = " ".join(f"w{i}k" if i % 7 == 0 else f"w{i}" for i in range(50_000))
+    # 150,000 distinct tokens: the compiled table (65,536 slots at first) doubles three times on
+    # the way; a token it lost track of would be learnt again.
+    text = " ".join(f"w{i}k" if i % 7 == 0 else f"w{i}" for i in range(150_000))
     for table_class in filter(None, _implementations()):
         learner = Learner()
         table = table_class(learner, 1_000_000)
         first = table.find(text)
         assert table.find(text) == first == _expected(text)
-        assert len(learner.calls) == 50_000 and set(learner.calls.values()) == {1}
-        assert len(table) == 50_000
+        assert len(learner.calls) == 150_000 and set(learner.calls.values()) == {1}
+        assert len(table) == 150_000
 
 
 def test_past_the_limit_it_forgets_and_still_answers_right():
