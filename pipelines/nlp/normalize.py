@@ -45,6 +45,17 @@ def _ranges(spec: str) -> list[int]:
     return out
 
 
+def _spans(codepoints: list[int]) -> list[tuple[int, int]]:
+    """Sorted code points as (first, last) runs of consecutive ones."""
+    spans: list[tuple[int, int]] = []
+    for cp in codepoints:
+        if spans and cp == spans[-1][1] + 1:
+            spans[-1] = (spans[-1][0], cp)
+        else:
+            spans.append((cp, cp))
+    return spans
+
+
 def _build_clean_table() -> dict[int, str | None]:
     table: dict[int, str | None] = {}
     # NFKC of single characters: presentation forms, ligatures, full-width forms.
@@ -77,15 +88,8 @@ _CLEAN = _build_clean_table()
 
 def _char_class(codepoints: list[int]) -> str:
     """A regex character class matching exactly these code points, as ranges."""
-    parts, run_start, prev = [], None, None
-    for cp in codepoints + [None]:
-        if cp is not None and prev is not None and cp == prev + 1:
-            prev = cp
-            continue
-        if run_start is not None:
-            parts.append(re.escape(chr(run_start)) + ("-" + re.escape(chr(prev)) if prev > run_start else ""))
-        run_start = prev = cp
-    return "[" + "".join(parts) + "]"
+    return "[" + "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "")
+                         for a, b in _spans(codepoints)) + "]"
 
 
 # Scanning for the few characters that change is much faster than translating every character
@@ -182,7 +186,7 @@ _OPENING_MARKS = frozenset("(\u00ab\"'[")
 # keeps the splitter linear on adversarial input.
 _MIN_RUN, _MAX_RUN = 5, 30
 _LETTER_SET = frozenset(chr(cp) for cp in _ranges(ARABIC_LETTERS))
-_LETTER_RANGES = [(ord(a), ord(b)) for a, b in re.findall("(.)-(.)", ARABIC_LETTERS)]
+_LETTER_RANGES = _spans(_ranges(ARABIC_LETTERS))  # (first, last) code points, for the run table
 _ANY_LETTER = re.compile(_LETTER)
 
 _LETTER_RUN_END = re.compile(f"{_LETTER}+$")
