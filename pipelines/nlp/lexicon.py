@@ -57,6 +57,7 @@ class Lexicon:
     military: dict[str, frozenset[str]] = field(default_factory=dict)
     civilian_targets: dict[str, frozenset[str]] = field(default_factory=dict)
     strike_means: dict[str, frozenset[str]] = field(default_factory=dict)
+    seized_objects: dict[str, frozenset[str]] = field(default_factory=dict)
     actors_by_first: dict[str, list[Name]] = field(default_factory=dict)
     units: dict[str, dict[tuple[str, ...], str]] = field(default_factory=dict)
     number_words: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -113,6 +114,7 @@ def _compile_actors(lex: Lexicon) -> None:
     lex.civilian_targets = {lang: frozenset(match_key(w) for w in words)
                             for lang, words in context["civilian_targets"].items()}
     lex.strike_means = {lang: frozenset(match_key(w) for w in words) for lang, words in context["strike_means"].items()}
+    lex.seized_objects = {lang: frozenset(match_key(w) for w in words) for lang, words in context["seized_objects"].items()}
 
 
 def _compile_units(lex: Lexicon) -> None:

@@ -199,20 +199,26 @@ def _match_trigger(trig: Trigger, words: list[str], i: int) -> int | None:
 
 
 _GROUND = frozenset({"ground_attack", "clash"})
-CIVILIAN_WINDOW = 4
+TARGET_WINDOW = 4  # words after a pattern in which its target or object is looked for
+
+
+def _followed_by(words: list[str], last: int, wanted: frozenset[str]) -> bool:
+    """Whether a word of `wanted` follows the pattern closely, in the same clause."""
+    for j in range(last + 1, min(last + 1 + TARGET_WINDOW, len(words))):
+        if words[j] in _CLAUSE_PUNCT:
+            return False
+        if not stems(words[j]).isdisjoint(wanted):
+            return True
+    return False
 
 
 def _civilian_target(words: list[str], last: int, lang: str, lex: Lexicon) -> bool:
     """An attack "on homes/civilians/a market" is not an offensive (guidelines); strikes still are,
     so a sentence naming aircraft, artillery or missiles keeps its attack."""
-    targets = lex.civilian_targets.get(lang, frozenset())
-    for j in range(last + 1, min(last + 1 + CIVILIAN_WINDOW, len(words))):
-        if words[j] in _CLAUSE_PUNCT:
-            return False
-        if not stems(words[j]).isdisjoint(targets):
-            means = lex.strike_means.get(lang, frozenset())
-            return all(stems(w).isdisjoint(means) for w in words)
-    return False
+    if not _followed_by(words, last, lex.civilian_targets.get(lang, frozenset())):
+        return False
+    means = lex.strike_means.get(lang, frozenset())
+    return all(stems(w).isdisjoint(means) for w in words)
 
 
 def _phrase_at(words: list[str], i: int, phrase: tuple[str, ...]) -> bool:
@@ -387,6 +393,8 @@ class Tagger:
                 continue
             if trig.subtype in _GROUND and _civilian_target(words, last, lang, lex):
                 continue
+            if trig.subtype == "capture" and _followed_by(words, last, lex.seized_objects.get(lang, frozenset())):
+                continue  # weapons or footage seized: no ground taken
             if trig.modal and _modal_cue(trig, words, i, last, lang, lex):
                 continue
             if places is None:

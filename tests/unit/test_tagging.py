@@ -114,6 +114,21 @@ def test_english_captures_that_are_not(text):
     assert "offensive" not in labels(text, "en")
 
 
+@pytest.mark.parametrize("text,lang", [
+    ("Security forces seized a large weapons cache belonging to the militants in the city.", "en"),
+    ("A military drone captured dramatic footage of the flooded valley.", "en"),
+    ("صادرت قوات الجيش شحنة واستولت على أسلحة وذخائر كان المسلحون يخفونها في منزل.", "ar"),
+])
+def test_seizing_weapons_or_footage_is_no_capture_of_ground(text, lang):
+    assert "offensive" not in labels(text, lang)
+
+
+def test_seizing_a_town_right_after_weapons_are_named_elsewhere_still_counts():
+    # the object must follow the capture word closely: a town seized, weapons named later on
+    assert "offensive" in labels("Rebel fighters seized the town of Qah, and later found weapons there.", "en")
+    assert "offensive" in labels("استولت قوات المعارضة المسلحة على بلدة قرب الحدود بعد معارك عنيفة.", "ar")
+
+
 def test_english_capture_still_fires():
     assert "offensive" in labels("Rebel fighters seized control of the town after heavy clashes.", "en")
 
