@@ -58,6 +58,7 @@ class Lexicon:
     civilian_targets: dict[str, frozenset[str]] = field(default_factory=dict)
     strike_means: dict[str, frozenset[str]] = field(default_factory=dict)
     seized_objects: dict[str, frozenset[str]] = field(default_factory=dict)
+    protest_words: dict[str, frozenset[str]] = field(default_factory=dict)
     actors_by_first: dict[str, list[Name]] = field(default_factory=dict)
     units: dict[str, dict[tuple[str, ...], str]] = field(default_factory=dict)
     number_words: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -110,11 +111,8 @@ def _compile_actors(lex: Lexicon) -> None:
         names.sort(key=lambda n: -len(n.words))  # longest name first
     lex.actors_by_first = dict(table)
     context = load_data("context")
-    lex.military = {lang: frozenset(match_key(w) for w in words) for lang, words in context["military"].items()}
-    lex.civilian_targets = {lang: frozenset(match_key(w) for w in words)
-                            for lang, words in context["civilian_targets"].items()}
-    lex.strike_means = {lang: frozenset(match_key(w) for w in words) for lang, words in context["strike_means"].items()}
-    lex.seized_objects = {lang: frozenset(match_key(w) for w in words) for lang, words in context["seized_objects"].items()}
+    for key in ("military", "civilian_targets", "strike_means", "seized_objects", "protest_words"):
+        setattr(lex, key, {lang: frozenset(match_key(w) for w in words) for lang, words in context[key].items()})
 
 
 def _compile_units(lex: Lexicon) -> None:

@@ -212,13 +212,19 @@ def _followed_by(words: list[str], last: int, wanted: frozenset[str]) -> bool:
     return False
 
 
-def _civilian_target(words: list[str], last: int, lang: str, lex: Lexicon) -> bool:
-    """An attack "on homes/civilians/a market" is not an offensive (guidelines); strikes still are,
-    so a sentence naming aircraft, artillery or missiles keeps its attack."""
-    if not _followed_by(words, last, lex.civilian_targets.get(lang, frozenset())):
+def _names_any(words: list[str], wanted: frozenset[str]) -> bool:
+    return any(not stems(w).isdisjoint(wanted) for w in words)
+
+
+def _not_against_armed_foes(words: list[str], last: int, lang: str, lex: Lexicon) -> bool:
+    """A ground attack or clash "on homes/civilians/a market" (right after it), or in a sentence
+    about protesters or rioters, is not an offensive (guidelines); strikes from afar still are,
+    so a sentence naming aircraft, artillery or missiles keeps its attack. The whole sentence,
+    not the clause: "protested ..., clashing with security forces" is one event."""
+    if not (_followed_by(words, last, lex.civilian_targets.get(lang, frozenset()))
+            or _names_any(words, lex.protest_words.get(lang, frozenset()))):
         return False
-    means = lex.strike_means.get(lang, frozenset())
-    return all(stems(w).isdisjoint(means) for w in words)
+    return not _names_any(words, lex.strike_means.get(lang, frozenset()))
 
 
 def _phrase_at(words: list[str], i: int, phrase: tuple[str, ...]) -> bool:
@@ -391,7 +397,7 @@ class Tagger:
         for trig, i, last in candidates:
             if trig.needs_military and not military:
                 continue
-            if trig.subtype in _GROUND and _civilian_target(words, last, lang, lex):
+            if trig.subtype in _GROUND and _not_against_armed_foes(words, last, lang, lex):
                 continue
             if trig.subtype == "capture" and _followed_by(words, last, lex.seized_objects.get(lang, frozenset())):
                 continue  # weapons or footage seized: no ground taken

@@ -129,6 +129,20 @@ def test_seizing_a_town_right_after_weapons_are_named_elsewhere_still_counts():
     assert "offensive" in labels("استولت قوات المعارضة المسلحة على بلدة قرب الحدود بعد معارك عنيفة.", "ar")
 
 
+@pytest.mark.parametrize("text,lang", [
+    ("Hundreds of rioters clashed with soldiers near the checkpoint after the funeral.", "en"),
+    ("As the demonstration reached the wall, troops opened fire near the gate.", "en"),
+    ("خلال المظاهرات اندلعت اشتباكات عنيفة مع قوات الأمن في العاصمة.", "ar"),
+])
+def test_clashes_with_protesters_or_rioters_are_no_offensive(text, lang):
+    assert "offensive" not in labels(text, lang)
+
+
+def test_a_strike_during_protests_and_a_battle_without_them_still_count():
+    assert "offensive" in labels("Warplanes struck the square where protesters had gathered.", "en")
+    assert "offensive" in labels("Rebels clashed with army troops near the checkpoint.", "en")
+
+
 def test_english_capture_still_fires():
     assert "offensive" in labels("Rebel fighters seized control of the town after heavy clashes.", "en")
 
