@@ -118,6 +118,7 @@ def test_english_captures_that_are_not(text):
     ("Security forces seized a large weapons cache belonging to the militants in the city.", "en"),
     ("A military drone captured dramatic footage of the flooded valley.", "en"),
     ("صادرت قوات الجيش شحنة واستولت على أسلحة وذخائر كان المسلحون يخفونها في منزل.", "ar"),
+    ("Militants abducted two shepherds and seized 500 sheep near the village.", "en"),
 ])
 def test_seizing_weapons_or_footage_is_no_capture_of_ground(text, lang):
     assert "offensive" not in labels(text, lang)
@@ -141,6 +142,11 @@ def test_clashes_with_protesters_or_rioters_are_no_offensive(text, lang):
 def test_a_strike_during_protests_and_a_battle_without_them_still_count():
     assert "offensive" in labels("Warplanes struck the square where protesters had gathered.", "en")
     assert "offensive" in labels("Rebels clashed with army troops near the checkpoint.", "en")
+
+
+def test_engaged_in_something_else_is_no_clash():
+    assert "offensive" not in labels("Militiamen engaged in looting of the town after the deal.", "en")
+    assert "offensive" in labels("Army troops engaged the rebels near the bridge.", "en")
 
 
 def test_english_capture_still_fires():
