@@ -149,6 +149,12 @@ def test_engaged_in_something_else_is_no_clash():
     assert "offensive" in labels("Army troops engaged the rebels near the bridge.", "en")
 
 
+def test_a_party_claiming_to_have_struck_reports_a_strike_and_a_vow_does_not():
+    assert "offensive" in labels("Rebel forces claim to have shelled army positions near the town.", "en")
+    assert "offensive" in labels("The militia claimed to have attacked the army checkpoint.", "en")
+    assert "offensive" not in labels("The militia vowed to attack the army checkpoint.", "en")
+
+
 def test_english_capture_still_fires():
     assert "offensive" in labels("Rebel fighters seized control of the town after heavy clashes.", "en")
 
