@@ -155,6 +155,11 @@ def test_a_party_claiming_to_have_struck_reports_a_strike_and_a_vow_does_not():
     assert "offensive" not in labels("The militia vowed to attack the army checkpoint.", "en")
 
 
+def test_a_website_is_no_military_position():
+    assert "offensive" not in labels("هاجم الوزير منتقديه في تغريدة على موقع تويتر.", "ar")
+    assert "offensive" in labels("هاجمت قوات المعارضة مواقع الجيش قرب المدينة.", "ar")
+
+
 def test_english_capture_still_fires():
     assert "offensive" in labels("Rebel fighters seized control of the town after heavy clashes.", "en")
 
