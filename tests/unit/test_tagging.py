@@ -155,8 +155,9 @@ def test_a_party_claiming_to_have_struck_reports_a_strike_and_a_vow_does_not():
     assert "offensive" not in labels("The militia vowed to attack the army checkpoint.", "en")
 
 
-def test_a_website_is_no_military_position():
+def test_a_website_is_no_military_position_and_a_politician_attacked_in_words_no_assault():
     assert "offensive" not in labels("هاجم الوزير منتقديه في تغريدة على موقع تويتر.", "ar")
+    assert "offensive" not in labels("هاجم نائب قائد الشرطة الأمين العام للحزب في تصريحات صحفية.", "ar")
     assert "offensive" in labels("هاجمت قوات المعارضة مواقع الجيش قرب المدينة.", "ar")
 
 
