@@ -57,7 +57,7 @@ class Lexicon:
     military: dict[str, frozenset[str]] = field(default_factory=dict)
     civilian_targets: dict[str, frozenset[str]] = field(default_factory=dict)
     strike_means: dict[str, frozenset[str]] = field(default_factory=dict)
-    seized_objects: dict[str, frozenset[str]] = field(default_factory=dict)
+    not_ground: dict[str, frozenset[str]] = field(default_factory=dict)
     protest_words: dict[str, frozenset[str]] = field(default_factory=dict)
     actors_by_first: dict[str, list[Name]] = field(default_factory=dict)
     units: dict[str, dict[tuple[str, ...], str]] = field(default_factory=dict)
@@ -111,7 +111,7 @@ def _compile_actors(lex: Lexicon) -> None:
         names.sort(key=lambda n: -len(n.words))  # longest name first
     lex.actors_by_first = dict(table)
     context = load_data("context")
-    for key in ("military", "civilian_targets", "strike_means", "seized_objects", "protest_words"):
+    for key in ("military", "civilian_targets", "strike_means", "not_ground", "protest_words"):
         setattr(lex, key, {lang: frozenset(match_key(w) for w in words) for lang, words in context[key].items()})
 
 

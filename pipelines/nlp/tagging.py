@@ -399,8 +399,8 @@ class Tagger:
                 continue
             if trig.subtype in _GROUND and _not_against_armed_foes(words, last, lang, lex):
                 continue
-            if trig.subtype == "capture" and _followed_by(words, last, lex.seized_objects.get(lang, frozenset())):
-                continue  # weapons or footage seized: no ground taken
+            if trig.subtype == "capture" and _followed_by(words, last, lex.not_ground.get(lang, frozenset())):
+                continue  # weapons seized or hostages freed: no ground taken
             if trig.modal and _modal_cue(trig, words, i, last, lang, lex):
                 continue
             if places is None:
