@@ -162,6 +162,23 @@ def test_a_website_is_no_military_position_and_a_politician_attacked_in_words_no
     assert "offensive" in labels("هاجمت قوات المعارضة مواقع الجيش قرب المدينة.", "ar")
 
 
+@pytest.mark.parametrize("text,lang", [
+    ("خسرت الشركة معركة قضائية طويلة أمام المحكمة العليا.", "ar"),                  # a legal battle
+    ("أنهى المنتخب الوطني معسكره التدريبي في سويسرا استعدادا للبطولة.", "ar"),       # a team's camp
+    ("أعلنت قوات الأمن حالة الطوارئ في المدينة بسبب الفيضانات.", "ar"),             # a state of emergency
+    ("ألقى الرئيس كلمة أمام حشد كبير في الساحة.", "ar"),                             # a crowd
+    ("The minister said none of his remarks were offensive.", "en"),               # the adjective
+])
+def test_words_that_are_military_only_sometimes(text, lang):
+    assert tag(text, lang).labels == set()
+
+
+def test_military_senses_of_those_words_still_count():
+    assert "offensive" in labels("Regime forces began a major offensive to retake the eastern districts.", "en")
+    assert "offensive" in labels("اندلعت معركة عنيفة بين قوات الجيش والمسلحين قرب المدينة.", "ar")
+    assert "troop_buildup" in labels("حشد الجيش قوات كبيرة على الحدود الشمالية.", "ar")
+
+
 def test_english_capture_still_fires():
     assert "offensive" in labels("Rebel fighters seized control of the town after heavy clashes.", "en")
 
