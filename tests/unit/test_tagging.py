@@ -168,6 +168,7 @@ def test_a_website_is_no_military_position_and_a_politician_attacked_in_words_no
     ("أعلنت قوات الأمن حالة الطوارئ في المدينة بسبب الفيضانات.", "ar"),             # a state of emergency
     ("ألقى الرئيس كلمة أمام حشد كبير في الساحة.", "ar"),                             # a crowd
     ("The minister said none of his remarks were offensive.", "en"),               # the adjective
+    ("Two combat jets of the coalition were operating over the area.", "en"),      # a kind of jet
 ])
 def test_words_that_are_military_only_sometimes(text, lang):
     assert tag(text, lang).labels == set()
