@@ -180,6 +180,14 @@ def test_military_senses_of_those_words_still_count():
     assert "troop_buildup" in labels("حشد الجيش قوات كبيرة على الحدود الشمالية.", "ar")
 
 
+def test_gatherings_and_convoys_that_are_attacked_and_towns_entered_are_no_build_up():
+    stormed = tag("Army units stormed the militants' gatherings near the village.", "en").labels
+    assert "troop_buildup" not in stormed and "offensive" in stormed
+    assert "troop_buildup" not in labels("Gunmen attacked a military convoy on the highway.", "en")
+    assert "troop_buildup" not in labels("Government troops entered the town on Tuesday.", "en")
+    assert "troop_buildup" in labels("The army sent reinforcements and tanks to the border.", "en")
+
+
 def test_english_capture_still_fires():
     assert "offensive" in labels("Rebel fighters seized control of the town after heavy clashes.", "en")
 
