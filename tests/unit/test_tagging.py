@@ -188,6 +188,11 @@ def test_gatherings_and_convoys_that_are_attacked_and_towns_entered_are_no_build
     assert "troop_buildup" in labels("The army sent reinforcements and tanks to the border.", "en")
 
 
+def test_forces_positioned_in_readiness_for_attacks_are_a_build_up_and_a_plot_is_not():
+    assert "troop_buildup" in labels("تتمركز عناصر التنظيم المسلح قرب الحدود استعدادا لتنفيذ هجمات جديدة.", "ar")
+    assert "troop_buildup" not in labels("قالت الشرطة إن الرجال كانوا يخططون لتنفيذ هجمات ضد أجانب.", "ar")
+
+
 def test_english_capture_still_fires():
     assert "offensive" in labels("Rebel fighters seized control of the town after heavy clashes.", "en")
 
