@@ -126,6 +126,7 @@ def test_past_the_limit_it_forgets_and_still_answers_right():
         assert table.find(text) == _expected(text)
         assert table.find("t1k t2") == {"t1k": [0]}
         assert len(table) <= 300
+        assert learner.calls["t1k"] == 2  # forgotten past the limit, so learnt a second time
 
 
 def test_many_distinct_marked_tokens_take_one_pass_in_pure_python(monkeypatch):
