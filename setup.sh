@@ -29,6 +29,14 @@ if [ ! -x var/bin/prism ] || [ "$(cat var/bin/prism.version 2>/dev/null)" != "$B
   GOBIN="$PWD/var/bin" GOFLAGS=-mod=mod go install "github.com/apache/beam/sdks/v2/go/cmd/prism@v$BEAM_VERSION"
   echo "$BEAM_VERSION" > var/bin/prism.version
 fi
+# kcat: a librdkafka (non-Python) producer; the codec tests send gzip/snappy/lz4/zstd batches with it.
+if ! command -v kcat >/dev/null; then
+  if command -v apt-get >/dev/null && apt-get update -qq && apt-get install -y -qq kcat >/dev/null; then
+    echo "installed kcat (Debian package)"
+  else
+    echo "note: could not install kcat (apt-get install kcat); the codec tests will be skipped" >&2
+  fi
+fi
 for tool in java javac mvn; do
   command -v "$tool" >/dev/null || echo "note: '$tool' not found; the local stack (newswatch stack up) needs a JDK 17+ and Maven" >&2
 done

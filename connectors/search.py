@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.settings import REPO_DIR, SearchSettings
+from pipelines.settings import REPO_DIR, SearchSettings, api_key_token
 
 INDEX_DIR = REPO_DIR / "schemas" / "index"
 LOG = logging.getLogger(__name__)
@@ -50,12 +51,40 @@ def _template(name: str, full_analysis: bool = True) -> dict:
     return template
 
 
+def subscriptions_template(full_analysis: bool = True) -> dict:
+    """The events mapping plus the stored subscription and its percolator query: the query is
+    parsed against exactly the fields and analyzers it will be run on (what a search finds is
+    what alerts)."""
+    template = _template("events", full_analysis)
+    props = template["template"]["mappings"]["properties"]
+    props.update({
+        "query": {"type": "percolator"},
+        "owner": {"type": "keyword"},
+        "subscription_id": {"type": "keyword"},
+        "has_text_query": {"type": "boolean"},
+        "updated_at": {"type": "date"},
+        "subscription": {"type": "object", "enabled": False},
+        "secrets": {"type": "object", "enabled": False},
+    })
+    return template
+
+
 class SearchBackend:
     """Index templates, bulk writes with retries, counts and searches."""
 
     def __init__(self, settings: SearchSettings) -> None:
         self.settings = settings
         self.client = _make_client(settings)
+
+    def scrub(self, message: str) -> str:
+        """A client's error message with the password or API key cut out, should it hold one."""
+        s = self.settings
+        for secret in (s.password, s.api_key):
+            if secret is not None and secret.get_secret_value():
+                message = message.replace(secret.get_secret_value(), "***")
+        if s.api_key is not None:
+            message = message.replace(api_key_token(s.api_key, strict=False), "***")
+        return redact_url(message)
 
     # -- setup --------------------------------------------------------------------------------
     def has_arabic_analysis(self) -> bool:
@@ -73,13 +102,42 @@ class SearchBackend:
         full = self.has_arabic_analysis()
         if not full:
             LOG.warning("the cluster at %s lacks the analysis-common module: indexing with plain analyzers "
-                        "(no Arabic normalization or stemming in search); install analysis-common for full search", s.url)
-        for name, index in (("articles", s.articles_index), ("events", s.events_index)):
-            body = _template(name, full)
-            body["index_patterns"] = [f"{index}*"]
-            self.client.indices.put_index_template(name=f"newswatch-{name}", body=body)
+                        "(no Arabic normalization or stemming in search); install analysis-common for full search",
+                        redact_url(s.url))
+        templates = [("articles", s.articles_index, _template("articles", full)),
+                     ("events", s.events_index, _template("events", full)),
+                     ("alerts", s.alerts_index, _template("alerts", full))]
+        if self.has_percolator():
+            templates.append(("subscriptions", s.subscriptions_index, subscriptions_template(full)))
+        else:
+            LOG.warning("the cluster at %s has no percolator module: subscriptions cannot be stored there",
+                        redact_url(s.url))
+        for name, index, body in templates:
+            self._drop_legacy_template(f"newswatch-{name}")
+            # the index itself and dated or versioned ones (<index>-2026.12); one template per index
+            # name, so two deployments (or tests) with other index names never overwrite each other
+            body["index_patterns"] = [index, f"{index}-*"]
+            self.client.indices.put_index_template(name=f"{index}-template", body=body)
             if not self.client.indices.exists(index=index):
                 self.client.indices.create(index=index)
+
+    def _drop_legacy_template(self, name: str) -> None:
+        """Before templates were named per index, one named newswatch-<kind> served any index
+        name; its wide pattern would clash with the per-index templates."""
+        try:
+            if self.client.indices.exists_index_template(name=name):
+                self.client.indices.delete_index_template(name=name)
+        except Exception as err:  # noqa: BLE001 - not fatal: the put below reports a real clash
+            LOG.info("could not check legacy template %s: %s", name, self.scrub(str(err)))
+
+    def has_percolator(self) -> bool:
+        """Elasticsearch's integ-test distribution lacks the percolator module; real clusters have it."""
+        try:
+            self.client.indices.validate_query(index="_all", body={"query": {"percolate": {
+                "field": "query", "document": {}}}})
+        except Exception as err:  # noqa: BLE001 - both clients raise their own 400 type
+            return "percolate" not in str(err) or "unknown query" not in str(err).lower()
+        return True
 
     # -- writes -------------------------------------------------------------------------------
     def bulk_index(self, docs: list[tuple[str, str, dict]]) -> list[BulkItemResult]:
@@ -126,10 +184,16 @@ class SearchBackend:
         except Exception as err:  # transport errors differ between the two clients
             status = _http_status(err)
             if status is not None and status < 500 and status != 429:
-                raise SearchError(f"bulk request rejected ({status}): {err}", retryable=False) from err
-            raise SearchError(f"bulk request failed: {err}") from err
+                raise SearchError(f"bulk request rejected ({status}): {self.scrub(str(err))}", retryable=False) from err
+            raise SearchError(f"bulk request failed: {self.scrub(str(err))}") from err
 
     # -- reads --------------------------------------------------------------------------------
+    def reachable(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except Exception:  # noqa: BLE001 - either client's connection errors
+            return False
+
     def refresh(self, index: str) -> None:
         self.client.indices.refresh(index=index)
 
@@ -149,7 +213,8 @@ class SearchBackend:
             raise
 
     def delete_indices(self) -> None:
-        for index in (self.settings.articles_index, self.settings.events_index):
+        s = self.settings
+        for index in (s.articles_index, s.events_index, s.alerts_index, s.subscriptions_index):
             if self.client.indices.exists(index=index):
                 self.client.indices.delete(index=index)
 
@@ -172,11 +237,48 @@ def _body(response: Any) -> dict:
 
 
 def _make_client(s: SearchSettings):
-    auth = (s.username, s.password) if s.username else None
+    """A client with the settings' TLS checks and credentials. The url never carries credentials
+    (the settings move them to username/password), so client errors that name it are safe."""
     if s.backend == "opensearch":
         from opensearchpy import OpenSearch
 
-        return OpenSearch(hosts=[s.url], http_auth=auth, timeout=30, http_compress=True)
+        return OpenSearch(hosts=[s.url], timeout=30, http_compress=True, **_tls_options(s), **_opensearch_auth(s))
     from elasticsearch import Elasticsearch
 
-    return Elasticsearch(s.url, basic_auth=auth, request_timeout=30, http_compress=True)
+    return Elasticsearch(s.url, request_timeout=30, http_compress=True, **_tls_options(s), **_elasticsearch_auth(s))
+
+
+def _tls_options(s: SearchSettings) -> dict:
+    """Both clients take the same names. Verifying the certificate also verifies the host name."""
+    if not s.url.lower().startswith("https://"):
+        return {}
+    options: dict = {"verify_certs": s.verify_certs}
+    if s.ca_certs is not None:
+        options["ca_certs"] = str(s.ca_certs)
+    if not s.verify_certs:
+        options["ssl_show_warn"] = False  # the user chose it; one warning per request would flood the log
+    return options
+
+
+def _opensearch_auth(s: SearchSettings) -> dict:
+    if s.api_key is not None:  # opensearch-py has no api_key option: the same header Elasticsearch uses
+        return {"headers": {"authorization": f"ApiKey {api_key_token(s.api_key, strict=False)}"}}
+    if s.username is not None:
+        return {"http_auth": (s.username, s.password.get_secret_value())}
+    return {}
+
+
+def _elasticsearch_auth(s: SearchSettings) -> dict:
+    if s.api_key is not None:
+        return {"api_key": api_key_token(s.api_key)}
+    if s.username is not None:
+        return {"basic_auth": (s.username, s.password.get_secret_value())}
+    return {}
+
+
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
+
+
+def redact_url(text: str) -> str:
+    """A url, or a message holding urls, without their user:password parts."""
+    return _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)

@@ -1,15 +1,20 @@
-"""Beam sink for Elasticsearch/OpenSearch: bounded bulk batches, retries, per-document errors
-to dead letters, and a Done per source record once all its documents are durable."""
+"""The pipeline's one terminal sink per record (the outbox): a batch's documents in one bulk
+request, then each record's alerts on the alerts topic (acks=all), and only then its offset may
+be committed. Per-document errors become dead letters. A second, independent alerts sink would
+let the committer pass an alert that was never produced, so there is none."""
 from __future__ import annotations
 
 import logging
 import time
 
 import apache_beam as beam
+from apache_beam.metrics import Metrics
 
-from pipelines.settings import KafkaSettings, SearchSettings
+from pipelines.model import DeadLetter, IndexRequest
+from pipelines.settings import AlertSettings, KafkaSettings, SearchSettings
 
-from .kafka_io import CommitsDurableOffsets, DeadLetter
+from . import kafka
+from .kafka_io import CommitsDurableOffsets
 from .search import SearchBackend, SearchError
 
 DEAD = "dead"
@@ -20,14 +25,43 @@ OUTAGE_BACKOFF_MAX_S = 30.0
 
 
 class _BulkWriteFn(CommitsDurableOffsets):
-    def __init__(self, settings: SearchSettings, kafka_settings: KafkaSettings) -> None:
+    def __init__(self, settings: SearchSettings, kafka_settings: KafkaSettings, alert_settings: AlertSettings) -> None:
         super().__init__(kafka_settings)
         self.search_settings = settings
+        self.alert_settings = alert_settings
         self.backend = None
+        self.alerts_produced = Metrics.counter("newswatch", "alerts_produced")
+        self.records_indexed = Metrics.counter("newswatch", "records_indexed")
 
     def setup(self) -> None:
         super().setup()
         self.backend = SearchBackend(self.search_settings)
+        self._producer = kafka.producer(self.settings)
+
+    def teardown(self) -> None:
+        if getattr(self, "_producer", None) is not None:
+            self._producer.close()
+        super().teardown()
+
+    def _produce_alerts_until_acked(self, requests: list[IndexRequest]) -> None:
+        """All alerts of these records on the alerts topic, key = alert id (the idempotency key).
+        A broker away pauses the stream; a replay produces the same ids again, which the
+        delivery worker skips."""
+        alerts = [a for r in requests for a in r.alerts]
+        pause = 1.0
+        while alerts:
+            try:
+                futures = [self._producer.send(self.alert_settings.topic, key=a.id.encode(),
+                                               value=a.model_dump_json().encode()) for a in alerts]
+                for f in futures:
+                    f.get(timeout=60)
+                self.alerts_produced.inc(len(alerts))
+                return
+            except Exception as err:  # noqa: BLE001 - kafka-python raises many KafkaError kinds here
+                LOG.warning("alerts not acknowledged (%s); retrying in %.0fs. Check Kafka at %s",
+                            type(err).__name__, pause, self.settings.bootstrap)
+                time.sleep(pause)
+                pause = min(pause * 2, OUTAGE_BACKOFF_MAX_S)
 
     def _bulk_until_accepted(self, docs):
         """A search-engine outage is not bad input: wait for the cluster (the stream pauses,
@@ -58,6 +92,7 @@ class _BulkWriteFn(CommitsDurableOffsets):
         by_id = {}
         for r in results:
             by_id.setdefault((r.index, r.doc_id), r)
+        indexed = []
         for request in batch:
             failed = [by_id[(i, d)] for i, d, _ in request.docs if not by_id[(i, d)].ok]
             if failed:
@@ -67,18 +102,23 @@ class _BulkWriteFn(CommitsDurableOffsets):
                     "Check the index templates in schemas/index/ against the cluster", "write", request.record,
                     request.item_id))
             else:
-                self.mark_durable(request.record)
+                indexed.append(request)
+        self._produce_alerts_until_acked(indexed)
+        for request in indexed:
+            self.mark_durable(request.record)
+        self.records_indexed.inc(len(indexed))
 
 
-class WriteToSearch(beam.PTransform):
-    """IndexRequest -> indexed (source offsets marked durable) | DeadLetter (output "dead")."""
+class WriteDocumentsAndAlerts(beam.PTransform):
+    """Batches of IndexRequest -> indexed and alerted (source offsets marked durable) |
+    DeadLetter (output "dead")."""
 
-    def __init__(self, settings: SearchSettings, kafka_settings: KafkaSettings) -> None:
+    def __init__(self, settings: SearchSettings, kafka_settings: KafkaSettings, alert_settings: AlertSettings) -> None:
         super().__init__()
         self.settings = settings
         self.kafka_settings = kafka_settings
+        self.alert_settings = alert_settings
 
-    def expand(self, requests):
-        return (requests
-                | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.settings.bulk_max_docs)
-                | "Bulk" >> beam.ParDo(_BulkWriteFn(self.settings, self.kafka_settings)).with_outputs(DEAD, main="done"))
+    def expand(self, batches):
+        fn = _BulkWriteFn(self.settings, self.kafka_settings, self.alert_settings)
+        return batches | "BulkAndAlerts" >> beam.ParDo(fn).with_outputs(DEAD, main="done")

@@ -20,7 +20,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.settings import REPO_DIR, StackSettings
@@ -170,15 +170,30 @@ def _wait(check, what: str, pid: int, home: Path, component: str) -> None:
 
 # --- Kafka -----------------------------------------------------------------------------------
 
-def _kafka_properties(s: StackSettings, data: Path) -> str:
+@dataclass(frozen=True)
+class KafkaListener:
+    """The broker's client listener. The local stack's is PLAINTEXT; a secured one (SSL, SASL_SSL, ...)
+    brings its server.properties lines (key stores, SASL logins), extra `StorageTool format` arguments
+    (e.g. --add-scram users) and the kafka-python options with which the readiness check connects.
+    The broker also talks to itself through this listener."""
+    protocol: str = "PLAINTEXT"
+    properties: dict[str, str] = field(default_factory=dict)
+    format_args: tuple[str, ...] = ()
+    client_options: dict = field(default_factory=dict)
+
+
+def _kafka_properties(s: StackSettings, data: Path, listener: KafkaListener = KafkaListener()) -> str:
+    name = listener.protocol
+    secured = [f"inter.broker.listener.name={name}", *(f"{k}={v}" for k, v in listener.properties.items())]
     return "\n".join([
         "process.roles=broker,controller",
         "node.id=1",
         f"controller.quorum.voters=1@127.0.0.1:{s.kafka_controller_port}",
-        f"listeners=PLAINTEXT://127.0.0.1:{s.kafka_port},CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
-        f"advertised.listeners=PLAINTEXT://127.0.0.1:{s.kafka_port}",
+        f"listeners={name}://127.0.0.1:{s.kafka_port},CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
+        f"advertised.listeners={name}://127.0.0.1:{s.kafka_port}",
         "controller.listener.names=CONTROLLER",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        f"listener.security.protocol.map={name}:{name},CONTROLLER:PLAINTEXT",
+        *(secured if name != "PLAINTEXT" else []),
         f"log.dirs={data}",
         "num.partitions=3",
         "offsets.topic.replication.factor=1",
@@ -192,12 +207,12 @@ def _kafka_properties(s: StackSettings, data: Path) -> str:
     ])
 
 
-def _kafka_ready(bootstrap: str) -> bool:
+def _kafka_ready(bootstrap: str, **client_options) -> bool:
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000, **client_options)
         admin.list_topics()
         admin.close()
         return True
@@ -212,7 +227,7 @@ def _console_log4j(level: str, pattern: str) -> str:
             f"appender.out.layout.pattern={pattern}\n")
 
 
-def start_kafka(s: StackSettings) -> int:
+def start_kafka(s: StackSettings, listener: KafkaListener = KafkaListener()) -> int:
     home = s.home
     pid = _running_or_ports_free(home, "kafka", {"kafka_port": s.kafka_port,
                                                  "kafka_controller_port": s.kafka_controller_port})
@@ -223,7 +238,7 @@ def start_kafka(s: StackSettings) -> int:
     data = base / "data"
     data.mkdir(parents=True, exist_ok=True)
     props = base / "server.properties"
-    props.write_text(_kafka_properties(s, data))
+    props.write_text(_kafka_properties(s, data, listener))
     (base / "log4j2.properties").write_text(_console_log4j("INFO", "%d %p %c{1} %m%n"))
     java = _java(s)
     cp = f"{lib}/*"
@@ -231,14 +246,14 @@ def start_kafka(s: StackSettings) -> int:
         cluster_id = subprocess.run([java, "-cp", cp, "kafka.tools.StorageTool", "random-uuid"],
                                     capture_output=True, text=True, check=True).stdout.split()[-1]
         done = subprocess.run([java, "-cp", cp, "kafka.tools.StorageTool", "format", "-t", cluster_id,
-                               "-c", str(props), "-g"], capture_output=True, text=True)
+                               "-c", str(props), "-g", *listener.format_args], capture_output=True, text=True)
         if done.returncode != 0:
             raise StackError(f"formatting Kafka storage failed:\n{done.stdout}{done.stderr}")
     pid = _spawn([java, f"-Xmx{s.kafka_heap}", f"-Xms{s.kafka_heap}",
                   f"-Dlog4j2.configurationFile={base / 'log4j2.properties'}",
                   "-cp", cp, "kafka.Kafka", str(props)], home, "kafka")
     bootstrap = f"127.0.0.1:{s.kafka_port}"
-    _wait(lambda: _kafka_ready(bootstrap), f"Kafka on {bootstrap}", pid, home, "kafka")
+    _wait(lambda: _kafka_ready(bootstrap, **listener.client_options), f"Kafka on {bootstrap}", pid, home, "kafka")
     return pid
 
 

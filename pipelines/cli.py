@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from .dlq import add_commands as add_dlq_commands
+from .subscriptions_cli import add_commands as add_subscription_commands
 from .nlp.evaluate import EVENT_TYPES, EvalInputError, read_jsonl, score_labels, score_normalization
 from .nlp.resources import DataFileError
 
@@ -133,15 +135,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = load_settings()
-    if args.from_beginning:
-        from connectors import kafka
+    if args.worker:  # the Beam job itself, started and watched by the supervisor below
+        run(settings, partitions=None if args.only_partition is None else [args.only_partition])
+        return 0
+    from connectors import kafka
 
-        kafka.ensure_topics(settings.kafka)
+    from .streaming import prepare
+    from .supervisor import supervise
+
+    prepare(settings)
+    if args.from_beginning:
         kafka.reset_group(settings.kafka, settings.kafka.topic)
     print(f"newswatch: streaming {settings.kafka.topic}@{settings.kafka.bootstrap} -> "
           f"{settings.search.backend} {settings.search.url} on {settings.pipeline.runner} (Ctrl-C stops)", flush=True)
-    run(settings)
-    return 0
+    return supervise(settings)
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
@@ -165,6 +172,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .settings import load_settings
 
     return run_demo(load_settings(), Path(args.file), timeout_s=args.timeout)
+
+
+def cmd_chaos(args: argparse.Namespace) -> int:
+    from .chaos import run_chaos
+    from .settings import load_settings
+
+    if args.items < 8:
+        raise UserError("--items must be at least 8 (four chunks, each with valid and malformed messages)")
+    result = run_chaos(load_settings(), args.items, timeout_s=args.timeout)
+    print(json.dumps(result))
+    return 0 if result["lost"] == 0 and result["duplicates"] == 0 else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -202,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run the streaming pipeline (Kafka -> tagging -> search engine)")
     p.add_argument("--from-beginning", action="store_true", help="rewind the consumer group first (a replay)")
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # the supervised Beam job
+    p.add_argument("--only-partition", type=int, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("produce", help="send a JSONL file of news items to Kafka, one message per line")
@@ -213,6 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", default=str(Path(__file__).resolve().parent.parent / "deploy" / "sample" / "news.jsonl"))
     p.add_argument("--timeout", type=float, default=300, help="seconds to wait for the pipeline (default 300)")
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("chaos", help="restart Kafka and the search engine, kill the worker, mid-stream; count the "
+                       "result (JSON: sent, indexed, duplicates, dead_lettered, lost)")
+    p.add_argument("--items", type=int, default=2000, help="messages to send, 1 in 10 malformed (default 2000)")
+    p.add_argument("--timeout", type=float, default=900, help="seconds to wait at each step (default 900)")
+    p.set_defaults(func=cmd_chaos)
+    add_dlq_commands(sub, UserError)
+    add_subscription_commands(sub, UserError)
     return parser
 
 
@@ -222,11 +249,18 @@ def _stack_error() -> type[Exception]:
     return StackError
 
 
+def _settings_error() -> type[Exception]:
+    """Wrong settings, or settings the cluster refuses (TLS, SASL login); never holds a secret."""
+    from .settings import SettingsError
+
+    return SettingsError
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UserError, EvalInputError, DataFileError, _stack_error()) as err:
+    except (UserError, EvalInputError, DataFileError, _stack_error(), _settings_error()) as err:
         print(f"newswatch: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:

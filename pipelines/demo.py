@@ -12,6 +12,7 @@ from connectors import kafka, stack
 from connectors.search import SearchBackend
 
 from .settings import Settings
+from .streaming import prepare
 
 
 def _all_committed(s: Settings, targets: dict[int, int]) -> bool:
@@ -24,9 +25,8 @@ def run_demo(s: Settings, sample: Path, timeout_s: float = 300) -> int:
     for c in stack.up(s.stack):
         print(f"    {c.name:<11} 127.0.0.1:{c.port}  pid {c.pid}  {c.rss_mb} MB")
     print("2/5 creating topics and index templates")
-    kafka.ensure_topics(s.kafka)
+    prepare(s)
     backend = SearchBackend(s.search)
-    backend.ensure_templates()
     lines = [line for line in sample.read_bytes().splitlines() if line.strip()]
     lines.append(b"")  # an empty message, to show the dead-letter path
     print(f"3/5 sending {len(lines)} sample messages from {sample} to topic {s.kafka.topic}")

@@ -6,23 +6,25 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from connectors.kafka_io import ReadFromKafka, WriteDeadLetters
-from connectors.search_io import WriteToSearch
+from connectors.search_io import WriteDocumentsAndAlerts
 
 from .settings import Settings
 from .transforms.documents import ToDocuments
 from .transforms.geo import Geocode
 from .transforms.language import DetectLanguage
+from .transforms.match import MatchSubscriptions
 from .transforms.normalize import NormalizeText
 from .transforms.tagging import TagEvents
 from .transforms.validate import DEAD, ParseAndValidate
 
 
-def build(pipeline: beam.Pipeline, settings: Settings) -> None:
+def build(pipeline: beam.Pipeline, settings: Settings, partitions: list[int] | None = None) -> None:
+    """The flow of DESIGN.md; `partitions` restricts reading (the supervisor's careful runs)."""
     # Every dead-letter output gets its own DLQ writer: no Flatten (see CommitsDurableOffsets).
     def dead_letters(pcoll, label: str) -> None:
         pcoll | f"DLQ{label}" >> WriteDeadLetters(settings.kafka)
 
-    records = pipeline | "ReadNews" >> ReadFromKafka(settings.kafka)
+    records = pipeline | "ReadNews" >> ReadFromKafka(settings.kafka, partitions=partitions)
     parsed = records | "Validate" >> ParseAndValidate(settings.pipeline.max_item_bytes)
     dead_letters(parsed[DEAD], "Validate")
     articles = parsed.articles
@@ -30,8 +32,11 @@ def build(pipeline: beam.Pipeline, settings: Settings) -> None:
                              ("Tagging", TagEvents()), ("Geo", Geocode())):
         articles, dead = articles | label >> transform
         dead_letters(dead, label)
-    written = (articles | "ToDocuments" >> ToDocuments(settings.search)
-               | "Index" >> WriteToSearch(settings.search, settings.kafka))
+    requests, dead = articles | "ToDocuments" >> ToDocuments(settings.search)
+    dead_letters(dead, "Documents")
+    batches = requests | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=settings.search.bulk_max_docs)
+    matched = batches | "Match" >> MatchSubscriptions(settings.search, settings.alerts)
+    written = matched | "Write" >> WriteDocumentsAndAlerts(settings.search, settings.kafka, settings.alerts)
     dead_letters(written[DEAD], "Index")
 
 
@@ -46,11 +51,17 @@ def runner_options(settings: Settings, extra: list[str] | None = None) -> Pipeli
     return PipelineOptions(args + ["--streaming", "--job_name=newswatch"] + (extra or []))
 
 
-def run(settings: Settings) -> None:
+def prepare(settings: Settings) -> None:
+    """Every topic, index template and index the pipeline and the alerts need, if missing."""
     from connectors import kafka
     from connectors.search import SearchBackend
 
-    kafka.ensure_topics(settings.kafka)
+    a = settings.alerts
+    kafka.ensure_topics(settings.kafka, extra=((a.topic, settings.kafka.partitions), (a.dlq_topic, 1)))
     SearchBackend(settings.search).ensure_templates()
+
+
+def run(settings: Settings, partitions: list[int] | None = None) -> None:
+    prepare(settings)
     with beam.Pipeline(options=runner_options(settings)) as pipeline:
-        build(pipeline, settings)
+        build(pipeline, settings, partitions)

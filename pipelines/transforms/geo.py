@@ -1,30 +1,17 @@
 import apache_beam as beam
 
+from pipelines.article_steps import gather_places
 from pipelines.nlp.geo import gazetteer
 
-from .elements import Article
 from .guarded import GuardedArticleFn, apply_guarded
-
-
-def article_places(article: Article) -> list[dict]:
-    """Distinct geocoded places of an article's events, for map search (geo_point)."""
-    seen: dict[str, dict] = {}
-    for event in article.tagged.events if article.tagged else []:
-        for loc in event.locations:
-            if loc.canonical not in seen:
-                seen[loc.canonical] = {"canonical": loc.canonical, "country": loc.country, "lat": loc.lat, "lon": loc.lon}
-    return list(seen.values())
 
 
 class _GeocodeFn(GuardedArticleFn):
     stage = "geo"
+    step = staticmethod(gather_places)
 
     def setup(self) -> None:
         gazetteer()  # build the gazetteer once per worker
-
-    def transform(self, article: Article) -> Article:
-        article.places = article_places(article)
-        return article
 
 
 class Geocode(beam.PTransform):

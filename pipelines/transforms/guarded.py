@@ -1,31 +1,36 @@
 """A DoFn base whose per-element failures become dead letters instead of stopping the stream."""
 from __future__ import annotations
 
-import traceback
-
 import apache_beam as beam
+from apache_beam.metrics import Metrics
 
-from connectors.kafka_io import DeadLetter
-
-from .elements import Article
+from pipelines.article_steps import guarded
+from pipelines.model import Article, DeadLetter
 
 DEAD = "dead"
 
 
 class GuardedArticleFn(beam.DoFn):
+    """Runs one pure step per article (`step`, with `step_args()`); a failure is a dead letter."""
     stage = "process"
 
-    def transform(self, article: Article) -> Article:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def __init__(self) -> None:
+        super().__init__()
+        self.ok = Metrics.counter("newswatch", f"{self.stage}_ok")
+        self.failed = Metrics.counter("newswatch", f"{self.stage}_dead_letters")
+
+    def step_args(self) -> tuple:
+        return ()
+
+    def route(self, result):
+        if isinstance(result, DeadLetter):
+            self.failed.inc()
+            return beam.pvalue.TaggedOutput(DEAD, result)
+        self.ok.inc()
+        return result
 
     def process(self, article: Article):
-        try:
-            yield self.transform(article)
-        except Exception as err:  # noqa: BLE001 - any bug on one item must not stop the stream
-            detail = "".join(traceback.format_exception_only(type(err), err)).strip()
-            yield beam.pvalue.TaggedOutput(DEAD, DeadLetter(
-                "processing_error", f"{self.stage} failed: {detail}; this is a newswatch bug, please report it "
-                "with the original item from this record", self.stage, article.record, article.item.get("id")))
+        yield self.route(guarded(self.stage, self.step, article, *self.step_args()))
 
 
 def apply_guarded(pcoll, label: str, fn: GuardedArticleFn):

@@ -1,22 +1,20 @@
 import apache_beam as beam
 
-from pipelines.nlp.tagging import MAX_TEXT, Tagger
+from pipelines.article_steps import tag_events
+from pipelines.nlp.tagging import Tagger
 
-from .elements import Article
 from .guarded import GuardedArticleFn, apply_guarded
 
 
 class _TagFn(GuardedArticleFn):
     stage = "tagging"
+    step = staticmethod(tag_events)
 
     def setup(self) -> None:
         self.tagger = Tagger()  # lexicons, patterns and gazetteer, once per worker
 
-    def transform(self, article: Article) -> Article:
-        truncated = len(article.item["text"]) > MAX_TEXT
-        article.tagged = self.tagger.tag_normalized(article.normalized, article.language,
-                                                    article.language_confidence, truncated)
-        return article
+    def step_args(self) -> tuple:
+        return (self.tagger,)
 
 
 class TagEvents(beam.PTransform):

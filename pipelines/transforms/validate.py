@@ -1,80 +1,49 @@
 """Parse and validate raw Kafka messages against schemas/news_item.schema.json."""
 from __future__ import annotations
 
-import json
-from datetime import datetime
+import os
 
 import apache_beam as beam
+from apache_beam.metrics import Metrics
 
-from connectors.kafka import KafkaRecord
-from connectors.kafka_io import DeadLetter
-from pipelines.nlp.resources import SCHEMA_DIR
-
-from .elements import Article
+from pipelines.article_steps import failure_letter
+from pipelines.model import DeadLetter, KafkaRecord
+from pipelines.parsing import news_item_validator, parse_item
 
 DEAD = "dead"
-
-
-def parse_item(record: KafkaRecord, validator, max_bytes: int) -> Article | DeadLetter:
-    """Article, or a DeadLetter that says what was wrong and what to do."""
-    raw = record.value
-    if not raw or not raw.strip():
-        return DeadLetter("empty", "the message is empty; send one JSON news item per message", "validate", record)
-    if len(raw) > max_bytes:
-        return DeadLetter("too_large", f"the message has {len(raw)} bytes, over the {max_bytes}-byte limit "
-                          "(pipeline.max_item_bytes); split the article or raise the limit", "validate", record)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        return DeadLetter("bad_utf8", f"not valid UTF-8 at byte {err.start}: re-encode the item as UTF-8", "validate", record)
-    try:
-        item = json.loads(text)
-    except json.JSONDecodeError as err:
-        return DeadLetter("bad_json", f"not valid JSON ({err.msg} at line {err.lineno} column {err.colno}); "
-                          "send one JSON object per message", "validate", record)
-    if not isinstance(item, dict):
-        return DeadLetter("schema", "the message must be a JSON object, not " + type(item).__name__, "validate", record)
-    errors = sorted(validator.iter_errors(item), key=lambda e: list(e.absolute_path))
-    if errors:
-        first = errors[0]
-        where = "/".join(str(p) for p in first.absolute_path) or "(top level)"
-        return DeadLetter("schema", f"schema violation at {where}: {first.message}; see schemas/news_item.schema.json",
-                          "validate", record, item_id=item.get("id") if isinstance(item.get("id"), str) else None)
-    return Article(record=record, item=item)
-
-
-def news_item_validator():
-    """Validator for schemas/news_item.schema.json, with a real date-time check: jsonschema
-    skips "format" unless an extra package is installed, and a bad date would otherwise be
-    refused only later, by the index mapping."""
-    import jsonschema
-
-    checker = jsonschema.FormatChecker()
-
-    @checker.checks("date-time", raises=ValueError)
-    def _iso_datetime(value) -> bool:
-        if isinstance(value, str):
-            datetime.fromisoformat(value)
-        return True
-
-    schema = json.loads((SCHEMA_DIR / "news_item.schema.json").read_text(encoding="utf-8"))
-    return jsonschema.Draft202012Validator(schema, format_checker=checker)
 
 
 class _ParseFn(beam.DoFn):
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.validator = None
+        self.valid = Metrics.counter("newswatch", "validate_ok")
+        self.invalid = Metrics.counter("newswatch", "validate_dead_letters")
+        self.repaired = Metrics.counter("newswatch", "validate_repaired")
 
     def setup(self) -> None:
         self.validator = news_item_validator()
+        # Fault injection for the poison and chaos tests: every failure the code foresees is now
+        # caught, so the only way to test the supervisor's quarantine for real is to make a record
+        # kill the worker process outright, as a segfault in native code would.
+        marker = os.environ.get("NEWSWATCH_TEST_CRASH_MARKER")
+        self.crash_marker = marker.encode() if marker else None
 
     def process(self, record: KafkaRecord):
-        result = parse_item(record, self.validator, self.max_bytes)
+        if self.crash_marker and self.crash_marker in record.value:
+            os._exit(70)
+        try:
+            result = parse_item(record, self.validator, self.max_bytes)
+        except Exception as err:  # noqa: BLE001 - parse_item is built not to raise; if it does, one record fails
+            result = failure_letter("validate", record, None, err)
         if isinstance(result, DeadLetter):
+            self.invalid.inc()
             yield beam.pvalue.TaggedOutput(DEAD, result)
-        else:
-            yield result
+            return
+        self.valid.inc()
+        if result.repairs:
+            self.repaired.inc()
+        yield result
 
 
 class ParseAndValidate(beam.PTransform):

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors import kafka, stack
+from connectors import stack
 from connectors.search import SearchBackend
-from pipelines.settings import REPO_DIR, KafkaSettings, SearchSettings, Settings, StackSettings
+from pipelines.settings import REPO_DIR, AlertSettings, KafkaSettings, SearchSettings, Settings, StackSettings, as_environment
+from pipelines.streaming import prepare
 
 TEST_STACK = StackSettings(home=REPO_DIR / "var" / "test-stack", kafka_port=29092, kafka_controller_port=29093,
                            search_http_port=29200, search_transport_port=29300,
@@ -41,7 +42,10 @@ def settings(running_stack) -> Settings:
         kafka=KafkaSettings(bootstrap=f"127.0.0.1:{running_stack.kafka_port}", topic=f"news-{tag}",
                             dlq_topic=f"news-{tag}.dlq", group_id=f"newswatch-{tag}", partitions=3),
         search=SearchSettings(url=f"http://127.0.0.1:{running_stack.search_http_port}",
-                              articles_index=f"nw-{tag}-articles", events_index=f"nw-{tag}-events"),
+                              articles_index=f"nw-{tag}-articles", events_index=f"nw-{tag}-events",
+                              subscriptions_index=f"nw-{tag}-subscriptions", alerts_index=f"nw-{tag}-alerts"),
+        alerts=AlertSettings(topic=f"alerts-{tag}", dlq_topic=f"alerts-{tag}.dlq", group_id=f"newswatch-alerts-{tag}",
+                             allowed_networks=["127.0.0.0/8"]),
         stack=running_stack,
     )
     yield s
@@ -49,13 +53,8 @@ def settings(running_stack) -> Settings:
 
 
 def settings_env(s: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    for section in ("kafka", "search"):
-        for key, value in getattr(s, section).model_dump().items():
-            if value is not None:
-                env[f"NEWSWATCH_{section.upper()}__{key.upper()}"] = str(value)
-    env["NEWSWATCH_CONFIG"] = os.devnull  # a developer's newswatch.yaml must not leak into tests
-    return env
+    """The environment of a child process that runs with these settings (and no newswatch.yaml)."""
+    return as_environment(s)
 
 
 class PipelineProcess:
@@ -89,8 +88,7 @@ class PipelineProcess:
 
 @pytest.fixture
 def pipeline(settings, tmp_path):
-    kafka.ensure_topics(settings.kafka)
-    SearchBackend(settings.search).ensure_templates()
+    prepare(settings)
     procs: list[PipelineProcess] = []
 
     def start() -> PipelineProcess:

@@ -6,13 +6,12 @@ import json
 import jsonschema
 import pytest
 
-from connectors.kafka import KafkaRecord, done
-from connectors.kafka_io import DeadLetter, _Frontier
+from connectors.kafka_io import _Frontier
+from pipelines.model import Article, DeadLetter, Done, KafkaRecord
 from pipelines.nlp.resources import SCHEMA_DIR
 from pipelines.settings import Settings
-from pipelines.transforms.documents import event_id, to_documents
-from pipelines.transforms.elements import Article
-from pipelines.transforms.validate import news_item_validator, parse_item
+from pipelines.documents import event_id, to_documents
+from pipelines.parsing import news_item_validator, parse_item
 
 
 def record(value: bytes, offset: int = 7) -> KafkaRecord:
@@ -54,7 +53,7 @@ def test_dead_letter_record_matches_its_schema_and_keeps_the_original_bytes():
 
 
 def _done(offset: int, prev: int):
-    return done(KafkaRecord("news", 0, offset, prev, 0, None, b""))
+    return Done.of(KafkaRecord("news", 0, offset, prev, 0, None, b""))
 
 
 def test_frontier_advances_only_over_contiguous_durable_records():

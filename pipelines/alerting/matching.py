@@ -1,0 +1,129 @@
+"""Which subscriptions an event alerts: the subscription's search query, and the same filters
+evaluated in process.
+
+A subscription has one meaning, its query over the events index (`subscription_query`). The
+percolator stores that query, so what a search finds is what alerts. Percolating every event
+against every subscription does not scale (geo_distance queries cannot be pre-selected by the
+percolator's term extraction, see README), so the stream evaluates the structured filters
+(types, subtypes, actors, places, countries, radius, languages, confidence) here, in process,
+from an inverted index, and asks the engine only about the text queries, and only for the
+events that passed the filters. tests/integration/test_subscription_semantics.py holds the two
+paths to the same answers.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+
+from pipelines.model import Alert, Subscription, alert_id
+
+EARTH_RADIUS_KM = 6371.0088  # the mean radius the engines' arc distance uses
+TEXT_FIELDS = ["title", "text", "text.ar", "text.en"]
+
+
+def _terms(field: str, values: list) -> dict:
+    return {"terms": {field: list(values)}}
+
+
+def subscription_query(sub: Subscription) -> dict:
+    """The subscription as a query over the events index (and so over its percolator)."""
+    filters: list[dict] = []
+    for field, values in (("type", sub.types), ("subtype", sub.subtypes), ("actors.canonical", sub.actors),
+                          ("locations.canonical", sub.places), ("locations.country", sub.countries),
+                          ("language", sub.languages)):
+        if values:
+            filters.append(_terms(field, values))
+    if sub.near is not None:
+        filters.append({"geo_distance": {"distance": f"{sub.radius_km}km",
+                                         "points": {"lat": sub.near.lat, "lon": sub.near.lon}}})
+    if sub.min_confidence > 0:
+        filters.append({"range": {"confidence": {"gte": sub.min_confidence}}})
+    query: dict = {"bool": {"filter": filters}}
+    if sub.query:
+        query["bool"]["must"] = [{"simple_query_string": {"query": sub.query, "fields": TEXT_FIELDS,
+                                                          "default_operator": "and"}}]
+    return query
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def _values(event: dict, field: str, key: str) -> set:
+    return {item.get(key) for item in event.get(field) or [] if item.get(key) is not None}
+
+
+def passes_filters(sub: Subscription, event: dict) -> bool:
+    """The structured part of `subscription_query`, evaluated on an event document."""
+    checks = ((sub.types, {event.get("type")}), (sub.subtypes, {event.get("subtype")}),
+              (sub.actors, _values(event, "actors", "canonical")),
+              (sub.places, _values(event, "locations", "canonical")),
+              (sub.countries, _values(event, "locations", "country")), (sub.languages, {event.get("language")}))
+    for wanted, present in checks:
+        if wanted and not present.intersection(wanted):
+            return False
+    if sub.min_confidence > 0 and float(event.get("confidence") or 0) < sub.min_confidence:
+        return False
+    if sub.near is not None:
+        points = event.get("points") or []
+        if not any(distance_km(sub.near.lat, sub.near.lon, p["lat"], p["lon"]) <= sub.radius_km for p in points):
+            return False
+    return True
+
+
+class SubscriptionMatcher:
+    """All subscriptions, indexed by event type so an event is checked only against the
+    subscriptions that could want it. Built anew from the subscriptions index when it changes."""
+
+    def __init__(self, subscriptions: Iterable[Subscription] = ()) -> None:
+        self.by_id: dict[str, Subscription] = {}
+        self._by_type: dict[str | None, list[Subscription]] = defaultdict(list)
+        for sub in subscriptions:
+            self.by_id[sub.id] = sub
+            for t in sub.types or [None]:  # None: wants every type
+                self._by_type[t].append(sub)
+
+    def __len__(self) -> int:
+        return len(self.by_id)
+
+    def candidates(self, event: dict) -> list[Subscription]:
+        """Subscriptions whose structured filters the event passes (text queries not yet checked)."""
+        pool = self._by_type.get(event.get("type"), []) + self._by_type.get(None, [])
+        return [sub for sub in pool if passes_filters(sub, event)]
+
+
+ALERT_EVENT_DROP = ("text",)  # the whole article text stays in the indices, not in every alert
+
+
+def make_alert(sub: Subscription, event: dict, matched_at: str, source_timestamp_ms: int | None) -> Alert:
+    return Alert(id=alert_id(sub.id, event["id"]), subscription_id=sub.id, owner=sub.owner,
+                 subscription_name=sub.name, event_id=event["id"],
+                 event={k: v for k, v in event.items() if k not in ALERT_EVENT_DROP},
+                 article_url=event.get("url"), matched_at=matched_at, source_timestamp_ms=source_timestamp_ms)
+
+
+def match_events(events: list[dict], matcher: SubscriptionMatcher, percolate) -> list[list[Subscription]]:
+    """For each event, the subscriptions it alerts. Structured filters in process; the text
+    queries of the candidates that have one by `percolate(documents, sub_ids) -> {slot: ids}`,
+    one call for all events."""
+    matched: list[list[Subscription]] = []
+    pending_docs: list[dict] = []
+    pending: list[tuple[int, list[Subscription]]] = []  # (event index, candidates with a text query)
+    for i, event in enumerate(events):
+        candidates = matcher.candidates(event)
+        matched.append([s for s in candidates if not s.query])
+        text_subs = [s for s in candidates if s.query]
+        if text_subs:
+            pending.append((i, text_subs))
+            pending_docs.append(event)
+    if pending:
+        hits = percolate(pending_docs, {s.id for _, subs in pending for s in subs})
+        for slot, (i, subs) in enumerate(pending):
+            ids = hits.get(slot, set())
+            matched[i].extend(s for s in subs if s.id in ids)
+    return matched

@@ -1,0 +1,119 @@
+"""Raw Kafka message -> news item, or a dead letter that says what was wrong and what to do.
+
+Pure functions over model types (no Beam), so the fuzz suite and the poison isolation run
+exactly what the pipeline runs. Nothing a producer can send makes them raise.
+"""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+
+from pipelines.model import Article, DeadLetter, KafkaRecord
+from pipelines.nlp.resources import SCHEMA_DIR
+
+# Code points that JSON allows in a string but that must not reach the index or the NLP steps:
+# lone surrogates (not encodable as UTF-8), noncharacters, and C0/C1 controls other than tab,
+# newline and carriage return. Each is replaced by one code point, so offsets stay valid.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_NONCHARACTER = re.compile("[\ufdd0-\ufdef\ufffe\uffff"
+                           + "".join(f"{chr(p * 0x10000 + 0xFFFE)}{chr(p * 0x10000 + 0xFFFF)}" for p in range(1, 17))
+                           + "]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_REPAIRS = ((_SURROGATE, "\ufffd", "lone surrogate"), (_NONCHARACTER, "\ufffd", "noncharacter"),
+            (_CONTROL, " ", "control character"))
+
+
+def repair_string(value: str) -> tuple[str, list[str]]:
+    """The string with every code point Unicode text must not hold replaced, and what was done."""
+    notes = []
+    for pattern, replacement, what in _REPAIRS:
+        value, n = pattern.subn(replacement, value)
+        if n:
+            notes.append(f"{n} {what}{'s' if n > 1 else ''}")
+    return value, notes
+
+
+def repair_item(item: dict) -> list[str]:
+    """Repairs the item's top-level string fields in place; returns one note per repaired field."""
+    repairs = []
+    for key, value in list(item.items()):
+        if isinstance(value, str):
+            fixed, notes = repair_string(value)
+            if notes:
+                item[key] = fixed
+                repairs.append(f"{repair_string(key)[0]}: {', '.join(notes)} replaced")  # keys may hold them too
+    return repairs
+
+
+def news_item_validator():
+    """Validator for schemas/news_item.schema.json, with a real date-time check: jsonschema
+    skips "format" unless an extra package is installed, and a bad date would otherwise be
+    refused only later, by the index mapping."""
+    import jsonschema
+
+    checker = jsonschema.FormatChecker()
+
+    @checker.checks("date-time", raises=ValueError)
+    def _iso_datetime(value) -> bool:
+        if isinstance(value, str):
+            datetime.fromisoformat(value)
+        return True
+
+    schema = json.loads((SCHEMA_DIR / "news_item.schema.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema, format_checker=checker)
+
+
+def _letter(reason: str, error: str, record: KafkaRecord, item_id: str | None = None) -> DeadLetter:
+    return DeadLetter(reason, error, "validate", record, item_id)
+
+
+def _decode_json(text: str, record: KafkaRecord):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        return _letter("bad_json", f"not valid JSON ({err.msg} at line {err.lineno} column {err.colno}); "
+                       "send one JSON object per message", record)
+    except RecursionError:
+        return _letter("bad_json", "the JSON nests arrays or objects too deeply to read; a news item is one flat "
+                       "JSON object: fix the producer", record)
+    except (ValueError, MemoryError) as err:  # e.g. an integer with more digits than Python converts
+        return _letter("bad_json", f"the JSON could not be read ({type(err).__name__}: {str(err)[:200]}); "
+                       "send one flat JSON object per message", record)
+
+
+def _schema_error(item: dict, validator, record: KafkaRecord) -> DeadLetter | None:
+    errors = sorted(validator.iter_errors(item), key=lambda e: [str(p) for p in e.absolute_path])
+    if not errors:
+        return None
+    first = errors[0]
+    where = "/".join(str(p) for p in first.absolute_path) or "(top level)"
+    return _letter("schema", f"schema violation at {where}: {first.message[:500]}; see schemas/news_item.schema.json",
+                   record, item.get("id") if isinstance(item.get("id"), str) else None)
+
+
+def parse_item(record: KafkaRecord, validator, max_bytes: int) -> Article | DeadLetter:
+    """Article, or a DeadLetter that says what was wrong and what to do."""
+    if record.read_error:
+        return DeadLetter("corrupt_batch", record.read_error, "read", record)
+    raw = record.value
+    if not raw or not raw.strip():
+        return _letter("empty", "the message is empty; send one JSON news item per message", record)
+    if len(raw) > max_bytes:
+        return _letter("too_large", f"the message has {len(raw)} bytes, over the {max_bytes}-byte limit "
+                       "(pipeline.max_item_bytes); split the article or raise the limit", record)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return _letter("bad_utf8", f"not valid UTF-8 at byte {err.start}: re-encode the item as UTF-8", record)
+    item = _decode_json(text, record)
+    if isinstance(item, DeadLetter):
+        return item
+    if not isinstance(item, dict):
+        return _letter("schema", "the message must be a JSON object, not " + type(item).__name__, record)
+    repairs = repair_item(item)  # before validation: a repaired id or text is checked as it will be stored
+    try:
+        invalid = _schema_error(item, validator, record)
+    except RecursionError:  # a deeply nested extra field that json could still read
+        invalid = _letter("schema", "a field nests too deeply to validate; send a flat news item", record)
+    return invalid or Article(record=record, item=item, repairs=repairs)

@@ -1,0 +1,90 @@
+"""Match each batch's events against the subscriptions: the records leave with their alerts."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from pipelines.alerting.matching import SubscriptionMatcher, make_alert, match_events
+from pipelines.model import IndexRequest
+from pipelines.settings import AlertSettings, SearchSettings
+
+LOG = logging.getLogger(__name__)
+OUTAGE_BACKOFF_MAX_S = 30.0
+
+
+class _MatchFn(beam.DoFn):
+    """Keeps an in-process copy of the subscriptions, reloaded when the subscriptions index
+    changes (checked at most every `alerts.subscriptions_refresh_s`), so a new subscription takes
+    effect within about a second."""
+
+    def __init__(self, search: SearchSettings, alerts: AlertSettings) -> None:
+        self.search = search
+        self.refresh_s = alerts.subscriptions_refresh_s
+        self.alerts = Metrics.counter("newswatch", "alerts_matched")
+        self.reloads = Metrics.counter("newswatch", "subscription_reloads")
+
+    def setup(self) -> None:
+        from connectors.search import SearchBackend
+        from connectors.subscriptions import SubscriptionStore
+
+        self.store = SubscriptionStore(SearchBackend(self.search))
+        self.matcher = SubscriptionMatcher()
+        self._version = None
+        self._checked = 0.0
+
+    def _refresh(self) -> None:
+        if time.monotonic() - self._checked < self.refresh_s:
+            return
+        self._checked = time.monotonic()
+        try:
+            version = self.store.version()
+            if version != self._version:
+                self.matcher = SubscriptionMatcher(self.store.all())
+                self._version = version
+                self.reloads.inc()
+                LOG.info("subscriptions reloaded: %d", len(self.matcher))
+        except Exception as err:  # noqa: BLE001 - keep matching with what we have; try again soon
+            LOG.warning("subscriptions not reloaded (%s); matching with the %d known", type(err).__name__,
+                        len(self.matcher))
+
+    def _percolate_until_answered(self, documents, sub_ids):
+        pause = 1.0
+        while True:
+            try:
+                return self.store.percolate(documents, sub_ids)
+            except Exception as err:  # noqa: BLE001 - an engine outage pauses the stream, like the writer
+                LOG.warning("percolation failed (%s); retrying in %.0fs", self.store.backend.scrub(str(err))[:300],
+                            pause)
+                time.sleep(pause)
+                pause = min(pause * 2, OUTAGE_BACKOFF_MAX_S)
+
+    def process(self, batch: list[IndexRequest]):
+        self._refresh()
+        if not len(self.matcher):
+            yield batch
+            return
+        events = [(r, doc) for r in batch for index, _, doc in r.docs if index == self.search.events_index]
+        matched = match_events([doc for _, doc in events], self.matcher, self._percolate_until_answered)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        alerts: dict[int, list] = {}
+        for (request, event), subs in zip(events, matched, strict=True):
+            alerts.setdefault(id(request), []).extend(
+                make_alert(s, event, now, request.record.timestamp_ms) for s in subs)
+        self.alerts.inc(sum(len(a) for a in alerts.values()))
+        yield [dataclasses.replace(r, alerts=tuple(alerts.get(id(r), ()))) for r in batch]
+
+
+class MatchSubscriptions(beam.PTransform):
+    """Batches of IndexRequest -> the same batches, each request carrying its alerts."""
+
+    def __init__(self, search: SearchSettings, alerts: AlertSettings) -> None:
+        super().__init__()
+        self.search = search
+        self.alerts = alerts
+
+    def expand(self, batches):
+        return batches | "Percolate" >> beam.ParDo(_MatchFn(self.search, self.alerts))
