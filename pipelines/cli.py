@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from .alerts_cli import add_commands as add_alert_commands
 from .dlq import add_commands as add_dlq_commands
 from .subscriptions_cli import add_commands as add_subscription_commands
 from .nlp.evaluate import EVENT_TYPES, EvalInputError, read_jsonl, score_labels, score_normalization
@@ -240,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_chaos)
     add_dlq_commands(sub, UserError)
     add_subscription_commands(sub, UserError)
+    add_alert_commands(sub, UserError)
     return parser
 
 

@@ -218,6 +218,13 @@ def alert_id(subscription_id: str, event_id: str) -> str:
     return hashlib.sha256(f"{subscription_id}\x1f{event_id}".encode()).hexdigest()[:32]
 
 
+def digest_id(alert_ids) -> str:
+    """A digest's id and idempotency key: stable for the same alerts whatever their order, so a
+    digest re-sent after a crash carries the same key."""
+    joined = "\x1f".join(sorted(set(alert_ids)))
+    return hashlib.sha256(f"digest\x1e{joined}".encode()).hexdigest()[:32]
+
+
 class Alert(BaseModel):
     """One event that matched one subscription (or, kind "surge", a rule that fired)."""
     model_config = ConfigDict(extra="forbid")

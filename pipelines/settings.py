@@ -120,7 +120,7 @@ class SearchSettings(BaseModel):
     bulk_max_retries: int = 5
 
     @model_validator(mode="after")
-    def _check_auth(self) -> SearchSettings:
+    def _check_auth_and_tls(self) -> SearchSettings:
         self._move_url_credentials()
         if self.api_key is not None:
             if self.username or self.password:
