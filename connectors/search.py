@@ -120,6 +120,18 @@ class SearchBackend:
             self.client.indices.put_index_template(name=f"{index}-template", body=body)
             if not self.client.indices.exists(index=index):
                 self.client.indices.create(index=index)
+            else:
+                self._add_new_fields(index, body["template"]["mappings"])
+
+    def _add_new_fields(self, index: str, mappings: dict) -> None:
+        """An index made by an older newswatch lacks the fields added since; with strict mappings
+        every new document would be refused. Adding fields is always allowed; a changed field is not,
+        and is reported with what to do."""
+        try:
+            self.client.indices.put_mapping(index=index, body={"properties": mappings["properties"]})
+        except Exception as err:  # noqa: BLE001 - both clients raise their own 400 type
+            LOG.warning("the mapping of %s differs from schemas/index/ in a way that cannot be updated in place "
+                        "(%s): reindex into a new index, or delete it to start afresh", index, self.scrub(str(err))[:300])
 
     def _drop_legacy_template(self, name: str) -> None:
         """Before templates were named per index, one named newswatch-<kind> served any index

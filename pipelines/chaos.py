@@ -155,13 +155,16 @@ class ChaosRun:
                 break
             found.update(h["fields"]["id"][0] for h in hits)
             after = hits[-1]["sort"]
-        letters = Counter(key for key, _ in read_topic(self.s, self.s.kafka.dlq_topic))
-        indexed = sum(1 for i in found if i in valid_ids)
+        raw_letters = read_topic(self.s, self.s.kafka.dlq_topic)
+        letters = Counter(key for key, _ in raw_letters)
+        valid_letters = {json.loads(v).get("item_id") for _, v in raw_letters} & valid_ids
+        indexed = sum(1 for i in found if i in valid_ids and i not in valid_letters)
         return {
             "sent": len(valid_ids) + bad, "sent_valid": len(valid_ids), "sent_bad": bad,
             "indexed": indexed, "duplicates": sum(c - 1 for c in found.values()),
-            "dead_lettered": len(letters), "dead_letters_written_twice": sum(c - 1 for c in letters.values()),
-            "lost": len(valid_ids - set(found)) + max(0, bad - len(letters)),
+            "dead_lettered": len(letters), "valid_items_dead_lettered": len(valid_letters),
+            "dead_letters_written_twice": sum(c - 1 for c in letters.values()),
+            "lost": len(valid_ids) - indexed + max(0, bad - (len(letters) - len(valid_letters))),
             "unexpected_documents": sum(1 for i in found if i not in valid_ids),
         }
 

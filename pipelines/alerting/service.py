@@ -9,6 +9,8 @@ from __future__ import annotations
 import secrets
 import time
 
+from pydantic import SecretStr
+
 from pipelines.model import Subscription, WebhookChannel
 from pipelines.settings import Settings
 
@@ -48,7 +50,7 @@ class SubscriptionService:
         for i, channel in enumerate(sub.channels):
             if isinstance(channel, WebhookChannel) and channel.secret is None:
                 generated[i] = secrets.token_urlsafe(32)
-                channel = channel.model_copy(update={"secret": generated[i]})
+                channel = channel.model_copy(update={"secret": SecretStr(generated[i])})
             channels.append(channel)
         stored = sub.model_copy(update={"channels": channels,
                                         "created_at": sub.created_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})

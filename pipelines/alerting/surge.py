@@ -383,3 +383,8 @@ class SurgeEvaluator:
         while self._seen_by_time and self._seen_by_time[0][0] <= horizon:
             _, old = heapq.heappop(self._seen_by_time)
             del self._seen[old]
+
+
+def surge_subscriptions(path: Path | str | None) -> dict[str, Subscription]:
+    """The rules of a rules file as the subscriptions that feed them events; none without a file."""
+    return SurgeEvaluator.from_file(path).subscriptions() if path else {}

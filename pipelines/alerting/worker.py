@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pipelines.model import Alert, Subscription
 from pipelines.settings import Settings
 
+from .surge import SurgeEvaluator, event_time
 from .throttle import DIGEST_SENT, RESTORE_STATUSES, Decision, Digest, Throttle
 
 LOG = logging.getLogger("newswatch.alerts")
@@ -68,6 +69,9 @@ class DeliveryWorker:
         self.retries: list[_Retry] = []
         self.stopping = False
         self.delivered = 0
+        rules = settings.alerts.rules_file
+        self.surge = SurgeEvaluator.from_file(rules) if rules else None
+        self.rule_subs = self.surge.subscriptions() if self.surge else {}
 
     # -- subscriptions --------------------------------------------------------------------------
     def _refresh_subscriptions(self, force: bool = False) -> None:
@@ -76,7 +80,7 @@ class DeliveryWorker:
         self._subs_checked = time.monotonic()
         version = self.store.version()
         if force or version != self._subs_version:
-            self.subs = {s.id: s for s in self.store.all(with_secrets=True)}
+            self.subs = {s.id: s for s in self.store.all(with_secrets=True)} | self.rule_subs
             self._subs_version = version
 
     # -- start: rebuild throttle windows and the retry queue from the alerts index --------------
@@ -91,6 +95,32 @@ class DeliveryWorker:
         for record in self.records.find({"term": {"status": "retrying"}}):
             self._schedule(record, time.time())
         LOG.info("restored %d throttle record(s) and %d pending retr(ies)", len(restorable), len(self.pending))
+
+    def _rebuild_surges(self) -> list[dict]:
+        """Counts of the surge rules from the events index; firings the replay finds that were never
+        recorded (the worker was down when they crossed) are delivered now."""
+        if self.surge is None:
+            return []
+        since = now_iso(time.time() - self.surge.rebuild_span_s)
+        types = sorted({t for sub in self.rule_subs.values() for t in sub.types})
+        query = {"bool": {"filter": [{"range": {"ingested_at": {"gte": since}}}, {"terms": {"type": types}}]}}
+        body = {"size": 10_000, "query": query, "_source": {"excludes": ["text"]}}
+        hits = self.records.backend.search(self.s.search.events_index, body)["hits"]["hits"]
+        events = [(h["_source"], event_time(h["_source"]) or time.time()) for h in hits]
+        alerts = {f.id: f.to_alert(now_iso()) for f in self.surge.rebuild(events)}
+        known = self.records.existing(alerts)
+        return [r for a in alerts.values() if a.id not in known for r in self._expand_digest(self._handle(a, time.time()))]
+
+    def _observe_for_rules(self, alerts: dict[str, Alert]) -> dict[str, Alert]:
+        """Alerts addressed to a surge rule feed its counts; the firings they cause replace them."""
+        out: dict[str, Alert] = {}
+        for alert in alerts.values():
+            if alert.subscription_id not in self.rule_subs or alert.kind != "event":
+                out[alert.id] = alert
+                continue
+            for firing in self.surge.observe(alert.event, event_time(alert.event) or time.time()):
+                out[firing.id] = firing.to_alert(now_iso())
+        return out
 
     # -- one alert --------------------------------------------------------------------------------
     def _record(self, alert: Alert, decision: Decision | str, status: str, decided_at: float) -> dict:
@@ -216,6 +246,7 @@ class DeliveryWorker:
         self._refresh_subscriptions(force=True)
         self._restore()
         self.producer = kafka.producer(self.s.kafka)
+        self.records.save(self._rebuild_surges())
         consumer = kafka.new_consumer(self.s.kafka, group_id=self.s.alerts.group_id, enable_auto_commit=False,
                                       auto_offset_reset="earliest", max_poll_records=200)
         consumer.subscribe([self.s.alerts.topic])
@@ -245,6 +276,7 @@ class DeliveryWorker:
                 alerts[alert.id] = alert
             except ValueError as err:
                 LOG.error("alerts topic offset %s:%s is not an alert (%s); skipped", m.partition, m.offset, err)
+        alerts = self._observe_for_rules(alerts)
         known = self.records.existing(alerts)
         records = [r for a in alerts.values() if a.id not in known and a.id not in self.pending
                    for r in self._expand_digest(self._handle(a, now))]

@@ -9,6 +9,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pipelines.alerting.matching import SubscriptionMatcher, make_alert, match_events
+from pipelines.alerting.surge import surge_subscriptions
 from pipelines.model import IndexRequest
 from pipelines.settings import AlertSettings, SearchSettings
 
@@ -24,6 +25,7 @@ class _MatchFn(beam.DoFn):
     def __init__(self, search: SearchSettings, alerts: AlertSettings) -> None:
         self.search = search
         self.refresh_s = alerts.subscriptions_refresh_s
+        self.rules_file = alerts.rules_file
         self.alerts = Metrics.counter("newswatch", "alerts_matched")
         self.reloads = Metrics.counter("newswatch", "subscription_reloads")
 
@@ -32,7 +34,10 @@ class _MatchFn(beam.DoFn):
         from connectors.subscriptions import SubscriptionStore
 
         self.store = SubscriptionStore(SearchBackend(self.search))
-        self.matcher = SubscriptionMatcher()
+        # Surge rules see every event of their types: as subscriptions of their own, whose alerts
+        # the delivery worker counts instead of delivering (pipelines/alerting/surge.py).
+        self.rule_subscriptions = list(surge_subscriptions(self.rules_file).values())
+        self.matcher = SubscriptionMatcher(self.rule_subscriptions)
         self._version = None
         self._checked = 0.0
 
@@ -43,7 +48,7 @@ class _MatchFn(beam.DoFn):
         try:
             version = self.store.version()
             if version != self._version:
-                self.matcher = SubscriptionMatcher(self.store.all())
+                self.matcher = SubscriptionMatcher(self.store.all() + self.rule_subscriptions)
                 self._version = version
                 self.reloads.inc()
                 LOG.info("subscriptions reloaded: %d", len(self.matcher))

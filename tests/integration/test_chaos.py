@@ -16,5 +16,6 @@ def test_restarts_and_kills_lose_nothing_and_repeat_nothing(running_stack, tmp_p
     print(result)
     assert result["lost"] == 0 and result["duplicates"] == 0 and result["unexpected_documents"] == 0
     assert result["indexed"] == result["sent_valid"] and result["dead_lettered"] == result["sent_bad"]
+    assert result["valid_items_dead_lettered"] == 0
     assert result["dead_letters_written_twice"] == 0
     assert result["worker_kills"] == 4 and result["supervisor_alive_at_end"]

@@ -26,6 +26,8 @@ def test_demo_streams_the_sample_news_and_reports_what_was_indexed(settings):
     assert f"articles: {len(valid)}" in done.stdout
     for event_type in ("offensive", "ceasefire", "troop_buildup"):
         assert event_type in done.stdout
+    alerts = [line for line in done.stdout.splitlines() if "alert →" in line]
+    assert alerts and all("after the news reached Kafka" in line for line in alerts)
     backend = SearchBackend(settings.search)
     backend.refresh(settings.search.articles_index)
     assert backend.count(settings.search.articles_index) == len(valid)
