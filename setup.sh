@@ -37,6 +37,15 @@ if ! command -v kcat >/dev/null; then
     echo "note: could not install kcat (apt-get install kcat); the codec tests will be skipped" >&2
   fi
 fi
+# chromium: the real browser tests/integration/test_page.py drives through Playwright. Playwright's own
+# browser download is never used (it cannot work here); Debian's package is.
+if ! command -v chromium >/dev/null; then
+  if command -v apt-get >/dev/null && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; then
+    echo "installed chromium (Debian package)"
+  else
+    echo "note: could not install chromium (apt-get install chromium); the web page tests will be skipped" >&2
+  fi
+fi
 for tool in java javac mvn; do
   command -v "$tool" >/dev/null || echo "note: '$tool' not found; the local stack (newswatch stack up) needs a JDK 17+ and Maven" >&2
 done

@@ -16,12 +16,8 @@ class AlertRecords:
         self.index = backend.settings.alerts_index
 
     def existing(self, ids: Iterable[str]) -> dict[str, dict]:
-        ids = sorted(set(ids))
-        if not ids:
-            return {}
-        found = self.backend.client.mget(index=self.index, body={"ids": ids})
-        docs = found.body if hasattr(found, "body") else found
-        return {d["_id"]: d["_source"] for d in docs["docs"] if d.get("found")}
+        found = self.backend.mget(self.index, sorted(set(ids)))
+        return {doc_id: source for doc_id, source in found.items() if source is not None}
 
     def save(self, docs: list[dict]) -> None:
         """Durable when this returns (acknowledged by the bulk API); raises SearchError otherwise."""

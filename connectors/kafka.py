@@ -242,19 +242,25 @@ def _speaks_tls(host: str, port: int, context: ssl.SSLContext, raise_errors: boo
         return False
 
 
-def recent_keys(s: KafkaSettings, topic: str, last_n: int) -> set[bytes]:
-    """The keys of the last `last_n` messages of each partition of a topic."""
+def read_topic(s: KafkaSettings, topic: str, last_n: int | None = None) -> list:
+    """The messages of every partition of a topic, from the beginning (or the last `last_n` of each
+    partition) to its end as of the call: it returns, however busy the topic."""
     consumer = new_consumer(s, enable_auto_commit=False)
     try:
         tps = [TopicPartition(topic, p) for p in partitions_of(s, topic)]
         consumer.assign(tps)
         begins, ends = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
         for tp in tps:
-            consumer.seek(tp, max(begins[tp], ends[tp] - last_n))
-        keys: set[bytes] = set()
+            consumer.seek(tp, begins[tp] if last_n is None else max(begins[tp], ends[tp] - last_n))
+        found = []
         while any(consumer.position(tp) < ends[tp] for tp in tps):
             for messages in consumer.poll(timeout_ms=1000).values():
-                keys.update(m.key for m in messages if m.key is not None)
-        return keys
+                found.extend(m for m in messages if m.offset < ends[TopicPartition(m.topic, m.partition)])
+        return found
     finally:
         consumer.close()
+
+
+def recent_keys(s: KafkaSettings, topic: str, last_n: int) -> set[bytes]:
+    """The keys of the last `last_n` messages of each partition of a topic."""
+    return {m.key for m in read_topic(s, topic, last_n) if m.key is not None}

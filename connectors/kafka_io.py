@@ -28,7 +28,7 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 from pipelines.model import DeadLetter, Done, KafkaRecord
 from pipelines.settings import KafkaSettings
 
-from . import kafka
+from . import kafka, metrics
 
 LOG = logging.getLogger(__name__)
 END_OF_TIME = 2**63 - 1
@@ -233,11 +233,13 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
             self._retries.pop(self._key(tp), None)  # a good poll ends a run of failures
         LOG.debug("poll %s:%s from %s -> %d records", tp.topic, tp.partition, fetch_from, len(batch))
         prev = start - 1
+        reads = metrics.read_counter(tp.topic, tp.partition)
         for msg in batch:
             if msg.offset < start:
                 continue
             if not tracker.try_claim(msg.offset):
                 return
+            reads.inc()
             record = KafkaRecord(msg.topic, msg.partition, msg.offset, prev, msg.timestamp,
                                  msg.key, msg.value if msg.value is not None else b"")
             prev = msg.offset
@@ -265,6 +267,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
                 self._skips[self._key(tp)] = (start + 1, resume)
         timestamp_ms = max(watermark.current_watermark().micros // 1000, 0)
         record = KafkaRecord(tp.topic, tp.partition, start, start - 1, timestamp_ms, None, b"", read_error=message)
+        metrics.read_counter(tp.topic, tp.partition).inc()
         yield beam.window.TimestampedValue(record, Timestamp(micros=timestamp_ms * 1000))
         tracker.defer_remainder(Duration.of(0))
 
@@ -454,6 +457,7 @@ class WriteDeadLettersFn(CommitsDurableOffsets):
             LOG.warning("dead letter %s at %s: %s", letter.reason, letter.record.source, letter.error[:200])
             self._produce_until_acked(letter)
             self.dead_letters.inc()
+        metrics.count_dead_letter(letter.reason, letter.stage)  # rewrites skipped too: the item is dead-lettered
         self.mark_durable(letter.record)
         return []
 

@@ -13,7 +13,7 @@ from apache_beam.metrics import Metrics
 from pipelines.model import DeadLetter, IndexRequest
 from pipelines.settings import AlertSettings, KafkaSettings, SearchSettings
 
-from . import kafka
+from . import kafka, metrics
 from .kafka_io import CommitsDurableOffsets
 from .search import SearchBackend, SearchError
 
@@ -56,6 +56,7 @@ class _BulkWriteFn(CommitsDurableOffsets):
                 for f in futures:
                     f.get(timeout=60)
                 self.alerts_produced.inc(len(alerts))
+                metrics.count_alerts_produced(len(alerts))
                 return
             except Exception as err:  # noqa: BLE001 - kafka-python raises many KafkaError kinds here
                 LOG.warning("alerts not acknowledged (%s); retrying in %.0fs. Check Kafka at %s",
@@ -63,26 +64,57 @@ class _BulkWriteFn(CommitsDurableOffsets):
                 time.sleep(pause)
                 pause = min(pause * 2, OUTAGE_BACKOFF_MAX_S)
 
-    def _bulk_until_accepted(self, docs):
+    def _until_answered(self, call, *args):
         """A search-engine outage is not bad input: wait for the cluster (the stream pauses,
         nothing is committed, nothing is lost) instead of failing the pipeline."""
         pause = 1.0
         while True:
             try:
-                return self.backend.bulk_index(docs)
+                return call(*args)
             except SearchError as err:
                 if not err.retryable:
                     raise  # the request itself was refused: retrying cannot help
-                LOG.warning("search engine unavailable (%s); retrying in %.0fs. Check %s", err, pause,
-                            self.search_settings.url)
-                time.sleep(pause)
-                pause = min(pause * 2, OUTAGE_BACKOFF_MAX_S)
+                self._pause(err, pause)
+            except Exception as err:  # noqa: BLE001 - a read (mget, search) failing on a connection
+                self._pause(err, pause)
+            pause = min(pause * 2, OUTAGE_BACKOFF_MAX_S)
+
+    def _pause(self, err: Exception, pause: float) -> None:
+        metrics.count_bulk_retry("unavailable")
+        LOG.warning("search engine unavailable (%s); retrying in %.0fs. Check %s",
+                    self.backend.scrub(str(err))[:300], pause, self.backend.scrub(self.search_settings.url))
+        time.sleep(pause)
+
+    def _stale_events(self, batch: list[IndexRequest]) -> list[tuple[str, str, None]]:
+        """Deletes, for the same bulk request, of the events an earlier processing of these articles
+        indexed and this one no longer finds (a replay after the rules changed). The article
+        document lists its event ids; an article indexed before it did is looked up by article_id."""
+        s = self.search_settings
+        new = {r.item_id: {d for i, d, _ in r.docs if i == s.events_index} for r in batch}
+        old_articles = self._until_answered(self.backend.mget, s.articles_index, sorted(new), ["event_ids"])
+        old = {aid: set(src.get("event_ids", [])) for aid, src in old_articles.items() if src is not None}
+        legacy = sorted(aid for aid, src in old_articles.items() if src is not None and "event_ids" not in src)
+        if legacy:
+            body = {"size": 10_000, "_source": ["article_id"], "query": {"terms": {"article_id": legacy}}}
+            self._until_answered(self.backend.refresh, s.events_index)
+            for hit in self._until_answered(self.backend.search, s.events_index, body)["hits"]["hits"]:
+                old.setdefault(hit["_source"]["article_id"], set()).add(hit["_id"])
+        return [(s.events_index, eid, None) for aid, ids in new.items() for eid in sorted(old.get(aid, set()) - ids)]
 
     def process(self, batch):
-        docs = [d for request in batch for d in request.docs]
+        with metrics.stage_timer("write"):  # the write only: yielding dead letters runs their DLQ writer
+            outputs = list(self._write(batch))
+        yield from outputs
+
+    def _write(self, batch):
+        docs = [d for request in batch for d in request.docs] + self._stale_events(batch)
         try:
-            results = self._bulk_until_accepted(docs)
+            results = self._until_answered(self.backend.bulk_index, docs)
         except SearchError as err:
+            if len(batch) > 1:  # one record's document can make the engine refuse the whole request
+                for request in batch:
+                    yield from self._write([request])
+                return
             for request in batch:
                 yield beam.pvalue.TaggedOutput(DEAD, DeadLetter(
                     "index_rejected", f"the search engine refused the bulk request: {err}. Check the cluster "
@@ -107,6 +139,7 @@ class _BulkWriteFn(CommitsDurableOffsets):
         for request in indexed:
             self.mark_durable(request.record)
         self.records_indexed.inc(len(indexed))
+        metrics.count_indexed(len(indexed))
 
 
 class WriteDocumentsAndAlerts(beam.PTransform):

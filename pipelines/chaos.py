@@ -155,9 +155,9 @@ class ChaosRun:
                 break
             found.update(h["fields"]["id"][0] for h in hits)
             after = hits[-1]["sort"]
-        raw_letters = read_topic(self.s, self.s.kafka.dlq_topic)
-        letters = Counter(key for key, _ in raw_letters)
-        valid_letters = {json.loads(v).get("item_id") for _, v in raw_letters} & valid_ids
+        raw_letters = kafka.read_topic(self.s.kafka, self.s.kafka.dlq_topic)
+        letters = Counter(m.key for m in raw_letters)
+        valid_letters = {json.loads(m.value).get("item_id") for m in raw_letters} & valid_ids
         indexed = sum(1 for i in found if i in valid_ids and i not in valid_letters)
         return {
             "sent": len(valid_ids) + bad, "sent_valid": len(valid_ids), "sent_bad": bad,
@@ -167,25 +167,6 @@ class ChaosRun:
             "lost": len(valid_ids) - indexed + max(0, bad - (len(letters) - len(valid_letters))),
             "unexpected_documents": sum(1 for i in found if i not in valid_ids),
         }
-
-
-def read_topic(s: Settings, topic: str) -> list[tuple[bytes | None, bytes]]:
-    """Every (key, value) on a topic, from the beginning to its current end."""
-    from kafka import TopicPartition
-
-    consumer = kafka.new_consumer(s.kafka, enable_auto_commit=False)
-    try:
-        tps = [TopicPartition(topic, p) for p in kafka.partitions_of(s.kafka, topic)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        out = []
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            for msgs in consumer.poll(timeout_ms=1000).values():
-                out.extend((m.key, m.value) for m in msgs)
-        return out
-    finally:
-        consumer.close()
 
 
 def run_chaos(settings: Settings, items: int, timeout_s: float = 900) -> dict:

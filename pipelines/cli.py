@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 
 from .alerts_cli import add_commands as add_alert_commands
+from .api_cli import add_commands as add_api_commands
 from .dlq import add_commands as add_dlq_commands
+from .ops import add_commands as add_ops_commands
+from .kibana import add_commands as add_kibana_commands
 from .subscriptions_cli import add_commands as add_subscription_commands
-from .nlp.evaluate import EVENT_TYPES, EvalInputError, read_jsonl, score_labels, score_normalization
+from .nlp.evaluate import EVENT_TYPES, HALVES, EvalInputError, read_jsonl, score_labels, score_normalization, split_half
 from .nlp.resources import DataFileError
 
 EVAL_FORMAT = 'one JSON object per line: {"id", "lang"?, "text", "labels": [...]}'
@@ -74,8 +77,21 @@ def _load_eval_items(path: str) -> list[dict]:
     return items
 
 
+def _half(items: list[dict], args: argparse.Namespace) -> list[dict]:
+    """All items, or one half of them when --half is given (split by a hash of the id)."""
+    if not args.half:
+        return items
+    try:
+        chosen = split_half(items, args.half)
+    except EvalInputError as err:
+        raise UserError(f"{args.file}: {err}. --half needs an \"id\" on every line.") from None
+    if not chosen:
+        raise UserError(f"{args.file}: the {args.half} half is empty; give a file with more items")
+    return chosen
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
-    items = _load_eval_items(args.file)
+    items = _half(_load_eval_items(args.file), args)
     gold = [set(i["labels"]) for i in items]
     if args.baseline:
         from .nlp.baseline import cross_validated_predictions
@@ -92,19 +108,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(f"{'class':<15}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
     for name, c in scores["per_class"].items():
         print(f"{name:<15}{c['precision']:>10.3f}{c['recall']:>10.3f}{c['f1']:>10.3f}{c['support']:>10}")
-    print(f"macro-F1 {scores['macro_f1']:.3f} over {scores['n']} items" + (" (TF-IDF + LR baseline, 5-fold CV)" if args.baseline else ""))
+    half = f" ({args.half} half)" if args.half else ""
+    print(f"macro-F1 {scores['macro_f1']:.3f} over {scores['n']} items{half}" + (" (TF-IDF + LR baseline, 5-fold CV)" if args.baseline else ""))
     return 0
 
 
 def cmd_eval_normalize(args: argparse.Namespace) -> int:
     if not Path(args.file).is_file():
         raise UserError(f"no such file: {args.file}. It should hold lines {{\"id\", \"text\", \"fixes\", \"keep\"}}.")
-    score = score_normalization(read_jsonl(args.file, ("text",))).as_dict()
+    score = score_normalization(_half(list(read_jsonl(args.file, ("text",))), args)).as_dict()
     if args.json:
         print(json.dumps(score))
         return 0
     fx, kp = score["fixes"], score["keeps"]
-    print(f"items {score['n']}: fixes {fx['correct']}/{fx['total']} right, keeps {kp['kept']}/{kp['total']} kept")
+    print(f"items {score['n']}{f' ({args.half} half)' if args.half else ''}: fixes {fx['correct']}/{fx['total']} right, keeps {kp['kept']}/{kp['total']} kept")
     return 0
 
 
@@ -112,7 +129,8 @@ def cmd_stack(args: argparse.Namespace) -> int:
     from connectors import stack
     from .settings import load_settings
 
-    settings = load_settings().stack
+    all_settings = load_settings()
+    settings = all_settings.stack
     if args.action == "up":
         print(f"starting Kafka and OpenSearch under {settings.home} (first run downloads jars from Maven Central)...")
         stack.up(settings, elasticsearch=args.elasticsearch)
@@ -124,6 +142,11 @@ def cmd_stack(args: argparse.Namespace) -> int:
     print(f"{'component':<12}{'port':>7}{'pid':>9}{'rss MB':>9}  state")
     for c in rows:
         print(f"{c.name:<12}{c.port:>7}{(c.pid or '-')!s:>9}{(c.rss_mb or '-')!s:>9}  {'running' if c.alive else 'stopped'}")
+    if args.action == "status":
+        from .ops import consumer_lag_report
+
+        print()
+        print(consumer_lag_report(all_settings))
     return 0 if all(c.alive for c in rows) or args.action == "status" else 1
 
 
@@ -137,6 +160,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = load_settings()
     if args.worker:  # the Beam job itself, started and watched by the supervisor below
+        from connectors.metrics import serve_worker_metrics
+
+        # With LOOPBACK the DoFns run in this process: it serves their metrics (and the lag)
+        serve_worker_metrics(settings.pipeline.metrics_port, settings.kafka, settings.pipeline.runner)
         run(settings, partitions=None if args.only_partition is None else [args.only_partition])
         return 0
     from connectors import kafka
@@ -205,11 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--json", action="store_true")
     p.add_argument("--baseline", action="store_true", help="score a TF-IDF + logistic regression baseline (5-fold CV) instead")
+    p.add_argument("--half", choices=HALVES, help="score one half only, split by sha256(id): first byte even = tuning, odd = checking")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("eval-normalize", help="score artefact repair on a normalization gold JSONL file")
     p.add_argument("file")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--half", choices=HALVES, help="score one half only, split by sha256(id): first byte even = tuning, odd = checking")
     p.set_defaults(func=cmd_eval_normalize)
 
     p = sub.add_parser("stack", help="fetch, start, stop or inspect the local Kafka + OpenSearch stack")
@@ -240,8 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=900, help="seconds to wait at each step (default 900)")
     p.set_defaults(func=cmd_chaos)
     add_dlq_commands(sub, UserError)
+    add_ops_commands(sub, UserError)
     add_subscription_commands(sub, UserError)
     add_alert_commands(sub, UserError)
+    add_api_commands(sub, UserError)
+    add_kibana_commands(sub, UserError)
     return parser
 
 

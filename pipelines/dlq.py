@@ -9,7 +9,6 @@ import argparse
 import base64
 import binascii
 import json
-import re
 import shutil
 import sys
 from collections import Counter
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from .durations import has_unit, parse_duration
 from .model import DEAD_LETTER_REASONS
 
 if TYPE_CHECKING:  # annotations only: the CLI imports this module, and settings load pydantic
@@ -32,8 +32,6 @@ NOT_REPLAYABLE: dict[str, str] = {
 # Reasons decided by the bytes alone: a replay fails again unless newswatch itself changed.
 FAILS_AGAIN_UNCHANGED = ("bad_utf8", "bad_json", "schema")
 
-RELATIVE_TIME = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 SINCE_HELP = "an ISO time (2026-11-25T08:00:00Z; no zone means UTC) or a time back from now: 30m, 1h, 2d"
 READ_STALL_S = 30  # no new message for this long while the end offset is not reached: give up
 
@@ -65,10 +63,8 @@ def parse_since(text: str | None, now: datetime) -> datetime | None:
     """`--since`: an ISO time, or a relative "30m" / "1h" / "2d" back from `now`."""
     if text is None:
         return None
-    relative = RELATIVE_TIME.match(text)
-    if relative:
-        amount, unit = relative.groups()
-        return _as_utc(now) - timedelta(**{UNITS[unit]: int(amount)})
+    if has_unit(text):
+        return _as_utc(now) - timedelta(seconds=parse_duration(text))
     try:
         return _as_utc(datetime.fromisoformat(text.strip()))
     except ValueError:

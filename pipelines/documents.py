@@ -2,18 +2,17 @@
 Pure: the Beam transform and the record processor both call it."""
 from __future__ import annotations
 
-import re
+import json
 
 from pipelines.model import Article, IndexRequest
 from pipelines.settings import SearchSettings
 
-_SLUG = re.compile(r"[^0-9A-Za-z]+")
 
-
-def event_id(article_id: str, sentence: int, event_type: str, place: str | None) -> str:
-    """Same article, sentence, type and place -> same id, so a replay overwrites."""
-    slug = _SLUG.sub("-", place or "").strip("-").lower() or "none"
-    return f"{article_id}:{sentence}:{event_type}:{slug}"
+def event_id(article_id: str, trigger_start: int, event_type: str) -> str:
+    """One event per trigger: the same article, trigger position and type give the same id, so a
+    replay overwrites; a trigger the rules no longer fire on leaves a stale id, which the writer
+    deletes (the article document lists its event ids)."""
+    return f"{article_id}:{trigger_start}:{event_type}"
 
 
 def _points(locations) -> list[dict]:
@@ -35,15 +34,21 @@ def to_documents(article: Article, settings: SearchSettings, now: str) -> IndexR
         "points": _points(article.places), "truncated": tagged.truncated, "kafka": article.record.source,
         "repairs": article.repairs,
     }
-    docs = [(settings.articles_index, article.doc_id, article_doc)]
+    event_docs: dict[str, dict] = {}
     sentences = {s["index"]: s for s in tagged.sentences} if events else {}
     original = item["text"]
     for event in events:
-        place = event["locations"][0]["canonical"] if event["locations"] else None
         sent = sentences.get(event["sentence"], {})
-        doc = {**base, **event, "id": event_id(article.doc_id, event["sentence"], event["type"], place),
+        doc = {**base, **event, "id": event_id(article.doc_id, event["trigger"]["start"], event["type"]),
                "article_id": article.doc_id, "title": item.get("title", ""), "text": norm.display,
                "sentence_text": original[sent.get("start", 0):sent.get("end", 0)],
                "points": _points(event["locations"])}
-        docs.append((settings.events_index, doc["id"], doc))
+        event_docs.setdefault(doc["id"], doc)  # one event per trigger and type
+    article_doc["event_ids"] = sorted(event_docs)
+    docs = [(settings.articles_index, article.doc_id, article_doc)]
+    docs += [(settings.events_index, doc_id, doc) for doc_id, doc in event_docs.items()]
+    for _, _, doc in docs:
+        # What the search client will do, here where a failure stays with this record: a document
+        # that cannot be sent (an infinity, text Unicode forbids) would stall the bulk writer.
+        json.dumps(doc, ensure_ascii=False, allow_nan=False).encode("utf-8")
     return IndexRequest(article.record, article.doc_id, tuple(docs))

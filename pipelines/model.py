@@ -167,6 +167,13 @@ class KafkaChannel(BaseModel):
 Channel = Annotated[WebhookChannel | SlackChannel | EmailChannel | KafkaChannel, Field(discriminator="type")]
 
 
+def _two_letter_codes(values: list[str], kind: str, example: str) -> list[str]:
+    for code in values:
+        if not re.fullmatch(r"[A-Za-z]{2}", code):
+            raise ValueError(f"{code!r} is not a two-letter {kind} code (e.g. {example})")
+    return values
+
+
 class Subscription(BaseModel):
     """What an analyst wants to be told about, and how. Empty lists mean "any"."""
     model_config = ConfigDict(extra="forbid")
@@ -192,18 +199,12 @@ class Subscription(BaseModel):
     @field_validator("countries")
     @classmethod
     def _upper_countries(cls, value: list[str]) -> list[str]:
-        for code in value:
-            if not re.fullmatch(r"[A-Za-z]{2}", code):
-                raise ValueError(f"{code!r} is not a two-letter ISO 3166-1 country code (e.g. SY, IQ)")
-        return [c.upper() for c in value]
+        return [c.upper() for c in _two_letter_codes(value, "ISO 3166-1 country", "SY, IQ")]
 
     @field_validator("languages")
     @classmethod
     def _lower_languages(cls, value: list[str]) -> list[str]:
-        for code in value:
-            if not re.fullmatch(r"[A-Za-z]{2}", code):
-                raise ValueError(f"{code!r} is not a two-letter ISO 639-1 language code (e.g. ar, en)")
-        return [c.lower() for c in value]
+        return [c.lower() for c in _two_letter_codes(value, "ISO 639-1 language", "ar, en")]
 
     @model_validator(mode="after")
     def _radius_needs_a_point(self) -> Subscription:

@@ -46,6 +46,22 @@ def repair_item(item: dict) -> list[str]:
     return repairs
 
 
+# RFC 3339 as the index's date mapping reads it: Python's fromisoformat also takes week dates,
+# a space for the T and basic formats, which the engine refuses (the item would be lost to
+# index_rejected instead of being refused here with a reason).
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?", re.ASCII)
+MAX_ID_BYTES = 400  # the engine's _id limit is 512 bytes; an event id adds ":<offset>:<type>"
+
+
+def check_datetime(value: str) -> None:
+    if not _RFC3339.fullmatch(value):
+        raise ValueError(f"{value[:60]!r} is not a date-time such as 2026-11-25T08:00:00Z (RFC 3339)")
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    offset = parsed.utcoffset()
+    if offset is not None and abs(offset.total_seconds()) > 18 * 3600:
+        raise ValueError(f"{value!r} has a UTC offset beyond ±18:00")
+
+
 def news_item_validator():
     """Validator for schemas/news_item.schema.json, with a real date-time check: jsonschema
     skips "format" unless an extra package is installed, and a bad date would otherwise be
@@ -57,7 +73,7 @@ def news_item_validator():
     @checker.checks("date-time", raises=ValueError)
     def _iso_datetime(value) -> bool:
         if isinstance(value, str):
-            datetime.fromisoformat(value)
+            check_datetime(value)
         return True
 
     schema = json.loads((SCHEMA_DIR / "news_item.schema.json").read_text(encoding="utf-8"))
@@ -116,4 +132,8 @@ def parse_item(record: KafkaRecord, validator, max_bytes: int) -> Article | Dead
         invalid = _schema_error(item, validator, record)
     except RecursionError:  # a deeply nested extra field that json could still read
         invalid = _letter("schema", "a field nests too deeply to validate; send a flat news item", record)
+    if invalid is None and len(item["id"].encode("utf-8")) > MAX_ID_BYTES:
+        invalid = _letter("schema", f"the id is {len(item['id'].encode('utf-8'))} bytes in UTF-8, over the "
+                          f"{MAX_ID_BYTES}-byte limit (document ids must fit the engine's 512 bytes): send a shorter id",
+                          record)
     return invalid or Article(record=record, item=item, repairs=repairs)

@@ -217,15 +217,36 @@ class AlertSettings(BaseModel):
     rules_file: Path | None = None  # surge rules (schemas/surge_rules.schema.json); none: no surge alerts
 
 
+class ApiSettings(BaseModel):
+    """`newswatch api`: the REST API and the analysts' page (loopback by default)."""
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    # Origins allowed to call the API from a browser page of their own; empty: no CORS headers at all.
+    cors_origins: list[str] = Field(default_factory=list)
+    rate_limit_per_minute: int = Field(600, ge=1)  # requests per token (or per address without one)
+    max_body_bytes: int = Field(65_536, ge=1024)   # larger request bodies get 413
+    tokens_index: str = "newswatch-tokens"         # API token hashes (never the tokens) and their users
+    stream_poll_s: float = Field(0.5, gt=0)        # how often the live feed looks for new alerts
+
+
 class PipelineSettings(BaseModel):
-    # Prism only for now: Beam's Flink job server for 2.75.0 is not served here (see README).
-    runner: Literal["prism"] = "prism"
+    # prism: Beam's Prism runner, started by newswatch from prism_binary; portable: any Beam job
+    # service at job_endpoint; flink: FlinkRunner with a job-server jar the user supplies (Beam is
+    # never let download one at run time). See deploy/flink/README.md.
+    runner: Literal["prism", "portable", "flink"] = "prism"
     prism_binary: Path = REPO_DIR / "var" / "bin" / "prism"
+    job_endpoint: str = "localhost:8099"
+    environment_type: Literal["LOOPBACK", "PROCESS", "EXTERNAL", "DOCKER"] = "LOOPBACK"
+    environment_config: str | None = None
+    flink_master: str = "localhost:8081"
+    parallelism: int = -1  # -1: the cluster's default
+    flink_job_server_jar: Path | None = None
     max_item_bytes: int = 1_000_000
     # The supervisor (`newswatch run`): see pipelines/recovery.py for how poison is isolated.
     poison_max_attempts: int = Field(2, ge=1)  # crashes at one record, alone in flight, before it is set aside
     stall_timeout_s: float = Field(120.0, gt=0)  # no commit this long, with a backlog and services up: a hang
     careful_window: int = Field(50, ge=1)  # records a careful run replays one by one before normal speed
+    metrics_port: int = Field(9464, ge=0, le=65535)  # the worker's Prometheus /metrics on 127.0.0.1; 0: off
 
 
 class Settings(BaseSettings):
@@ -237,6 +258,7 @@ class Settings(BaseSettings):
     stack: StackSettings = Field(default_factory=StackSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
@@ -283,7 +305,7 @@ def as_environment(s: Settings, base: dict[str, str] | None = None) -> dict[str,
     exactly these settings: NEWSWATCH_<SECTION>__<FIELD> for every set field, secrets in clear (an
     environment is how secrets reach a process; it is never printed)."""
     env = dict(os.environ if base is None else base)
-    for section in ("kafka", "search", "pipeline", "alerts"):
+    for section in ("kafka", "search", "pipeline", "alerts", "api"):
         for key, value in getattr(s, section).model_dump().items():
             if isinstance(value, SecretStr):  # str() of a SecretStr is its mask
                 value = value.get_secret_value()

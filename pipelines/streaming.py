@@ -40,15 +40,32 @@ def build(pipeline: beam.Pipeline, settings: Settings, partitions: list[int] | N
     dead_letters(written[DEAD], "Index")
 
 
-def runner_options(settings: Settings, extra: list[str] | None = None) -> PipelineOptions:
-    p = settings.pipeline
+def _runner_args(p) -> list[str]:
+    if p.runner == "portable":
+        return ["--runner=PortableRunner", f"--job_endpoint={p.job_endpoint}"]
+    if p.runner == "flink":
+        jar = p.flink_job_server_jar
+        if jar is None or not jar.is_file():
+            raise FileNotFoundError(
+                f"pipeline.flink_job_server_jar {'is not set' if jar is None else f'({jar}) does not exist'}: download "
+                "org.apache.beam:beam-runners-flink-<flink minor>-job-server:2.75.0 from Maven Central and give its "
+                "path (newswatch never lets Beam download it at run time); see deploy/flink/README.md")
+        return ["--runner=FlinkRunner", f"--flink_master={p.flink_master}", f"--parallelism={p.parallelism}",
+                f"--flink_job_server_jar={jar}"]
     if not p.prism_binary.exists():
         raise FileNotFoundError(f"Prism runner binary not found at {p.prism_binary}: run ./setup.sh "
                                 "(it builds Prism from the Go module proxy) or set NEWSWATCH_PIPELINE__PRISM_BINARY")
     # Chosen explicitly: DirectRunner would try to download Prism at run time, then fall back to
     # a runner without unbounded sources.
-    args = ["--runner=PrismRunner", f"--prism_location={p.prism_binary}", "--environment_type=LOOPBACK"]
-    return PipelineOptions(args + ["--streaming", "--job_name=newswatch"] + (extra or []))
+    return ["--runner=PrismRunner", f"--prism_location={p.prism_binary}"]
+
+
+def runner_options(settings: Settings, extra: list[str] | None = None) -> PipelineOptions:
+    p = settings.pipeline
+    environment = [f"--environment_type={p.environment_type}"]
+    if p.environment_config:
+        environment.append(f"--environment_config={p.environment_config}")
+    return PipelineOptions(_runner_args(p) + environment + ["--streaming", "--job_name=newswatch"] + (extra or []))
 
 
 def prepare(settings: Settings) -> None:

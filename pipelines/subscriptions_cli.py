@@ -5,26 +5,16 @@ import argparse
 import getpass
 import json
 import os
-import re
 import sys
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from pipelines.durations import parse_duration
 from pipelines.model import Subscription
 from pipelines.settings import REPO_DIR
 
-DURATION = re.compile(r"^(\d+)\s*([smhd]?)$")
-SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 SECRETS_DIR = REPO_DIR / "var" / "secrets"
-
-
-def parse_duration(text: str) -> int:
-    """'10m' -> 600; a bare number is seconds."""
-    match = DURATION.match(text.strip().lower())
-    if not match:
-        raise ValueError(f"{text!r} is not a duration: write e.g. 90s, 10m, 2h or 1d")
-    return int(match.group(1)) * SECONDS[match.group(2)]
 
 
 def _split(value: str | None) -> list[str]:

@@ -24,6 +24,8 @@ from pipelines.settings import Settings
 LOG = logging.getLogger("newswatch.supervisor")
 WATCH_INTERVAL_S = 1.0
 RESTART_BACKOFF_MAX_S = 30.0
+OUTAGE_GRACE_S = 60.0
+STARTUP_GRACE_S = 480.0
 
 
 def _children(pid: int) -> list[int]:
@@ -150,6 +152,7 @@ class Supervisor:
         self.stopping = False
         self.restarts = 0
         self.crashes_without_progress = 0  # sets the pause before a restart
+        self.last_outage = float("-inf")  # when Kafka or the search engine was last seen unreachable
 
     # -- the worker process -------------------------------------------------------------------
     def _start(self, run: RunNormally | RunCarefully) -> None:
@@ -160,6 +163,7 @@ class Supervisor:
             cmd += ["--only-partition", str(run.partition)]
             LOG.warning("careful run: partition %d one record at a time up to offset %d", run.partition, run.until)
         self.worker = subprocess.Popen(cmd, env=env)
+        self.worker_committed = False  # a worker still starting up is not hung: see _stalled
         LOG.info("worker started (pid %d)", self.worker.pid)
 
     def _stop_worker(self, sig: int = signal.SIGTERM, grace_s: float = 20) -> None:
@@ -198,8 +202,10 @@ class Supervisor:
             except Exception as err:  # noqa: BLE001 - Kafka away: nothing to judge now
                 LOG.warning("cannot read committed offsets (%s); Kafka at %s unreachable?", type(err).__name__,
                             self.settings.kafka.bootstrap)
-                committed = None
+                committed, self.last_outage = None, time.monotonic()
             if committed is not None and committed != last_committed:
+                if last_committed is not None:
+                    self.worker_committed = True
                 last_committed, last_progress = committed, time.monotonic()
                 self.crashes_without_progress = 0
                 if self._switch(self.plan.progressed(committed)):
@@ -215,7 +221,10 @@ class Supervisor:
                 last_progress = time.monotonic()
 
     def _stalled(self, watch: OffsetWatch, committed: dict[int, int], since: float) -> bool:
-        if time.monotonic() - since < self.stall_timeout_s:
+        # Starting a worker (Prism, the SDK harness, the lexicons) takes seconds on an idle machine
+        # and minutes on a loaded one: until its first commit it gets the longer start-up limit.
+        limit = self.stall_timeout_s if self.worker_committed else self.stall_timeout_s + STARTUP_GRACE_S
+        if time.monotonic() - since < limit:
             return False
         ends = watch.ends()
         return any(committed[p] < ends[p] for p in committed) and services_reachable(self.settings, watch)
@@ -234,7 +243,11 @@ class Supervisor:
         self.crashes_without_progress += 1
         stop_leftovers()
         pause = 1.0
-        outage = not services_reachable(self.settings, watch)
+        if not services_reachable(self.settings, watch):
+            self.last_outage = time.monotonic()
+        # A server that was away shortly before may be back by the time we look: a worker that died
+        # then is counted as a casualty of the outage too, not as evidence against a record.
+        outage = time.monotonic() - self.last_outage < OUTAGE_GRACE_S
         if outage:
             LOG.warning("worker exited (rc %s) while Kafka or the search engine is unreachable: an outage, not "
                         "bad input; waiting for both", rc)

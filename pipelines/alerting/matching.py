@@ -13,6 +13,7 @@ paths to the same answers.
 from __future__ import annotations
 
 import math
+import struct
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -54,6 +55,16 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
+def as_float32(value: float) -> float:
+    """The value as the engine keeps a `float` field, and a bound of a range query on one: rounded
+    to the nearest 32-bit float. Without this, a threshold of 0.8000000000000002 would refuse an
+    event of confidence 0.8 that the search (and so the percolator) returns: both are 0.8f there."""
+    try:
+        return struct.unpack("f", struct.pack("f", value))[0]
+    except OverflowError:  # beyond the 32-bit range: the engine would have refused such an event
+        return math.copysign(math.inf, value)
+
+
 def _values(event: dict, field: str, key: str) -> set:
     return {item.get(key) for item in event.get(field) or [] if item.get(key) is not None}
 
@@ -67,8 +78,10 @@ def passes_filters(sub: Subscription, event: dict) -> bool:
     for wanted, present in checks:
         if wanted and not present.intersection(wanted):
             return False
-    if sub.min_confidence > 0 and float(event.get("confidence") or 0) < sub.min_confidence:
-        return False
+    if sub.min_confidence > 0:  # the range query: an event without a confidence never passes it
+        confidence = event.get("confidence")
+        if confidence is None or as_float32(float(confidence)) < as_float32(sub.min_confidence):
+            return False
     if sub.near is not None:
         points = event.get("points") or []
         if not any(distance_km(sub.near.lat, sub.near.lon, p["lat"], p["lon"]) <= sub.radius_km for p in points):
@@ -85,7 +98,7 @@ class SubscriptionMatcher:
         self._by_type: dict[str | None, list[Subscription]] = defaultdict(list)
         for sub in subscriptions:
             self.by_id[sub.id] = sub
-            for t in sub.types or [None]:  # None: wants every type
+            for t in dict.fromkeys(sub.types or [None]):  # None: wants every type; a type given twice counts once
                 self._by_type[t].append(sub)
 
     def __len__(self) -> int:

@@ -1,6 +1,7 @@
 """Scoring of the tagger (event labels) and of the normalizer (artefact gold) on JSONL files."""
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -13,8 +14,33 @@ from .occurrences import not_space, whole_occurrences
 EVENT_TYPES = ("offensive", "ceasefire", "troop_buildup")
 
 
+HALVES = ("tuning", "checking")
+
+
 class EvalInputError(ValueError):
     pass
+
+
+def half_of(item_id: str) -> str:
+    """Which half an item belongs to, fixed by its id alone: "tuning" when the first byte of
+    sha256(id, UTF-8) is even, "checking" when it is odd. The id decides, so the split never
+    changes when a file is reordered or grows, and no one picks which items land where."""
+    first_byte = hashlib.sha256(item_id.encode("utf-8")).digest()[0]
+    return "tuning" if first_byte % 2 == 0 else "checking"
+
+
+def split_half(items: Iterable[dict], which: str) -> list[dict]:
+    """The items of one half ("tuning": read its errors; "checking": only ever scored).
+    Every item needs an "id"."""
+    if which not in HALVES:
+        raise EvalInputError(f"unknown half {which!r}; use one of {', '.join(HALVES)}")
+    out = []
+    for n, item in enumerate(items, 1):
+        if "id" not in item:
+            raise EvalInputError(f"item {n} has no \"id\"; the halves are split by a hash of the id")
+        if half_of(str(item["id"])) == which:
+            out.append(item)
+    return out
 
 
 def read_jsonl(path: str | Path, required: tuple[str, ...]) -> Iterator[dict]:

@@ -69,3 +69,13 @@ def gazetteer() -> dict[str, list[Name]]:
     for names in table.values():
         names.sort(key=lambda n: (-len(n.words), not n.curated))
     return dict(table)
+
+
+def clitic_hides_a_word(word: str, stripped: str, name: Name) -> bool:
+    """Whether reading `word` as a clitic plus this place name would misread an everyday word:
+    "كبيرا" ("large") is not "ك" + Beira. A one-word city from the package gazetteer is taken
+    through a stripped clitic only when the whole word is not itself a frequent word; our own
+    places (curated) and exact matches are always taken."""
+    if stripped == word or name.curated or len(name.words) > 1:
+        return False
+    return word_zipf("ar").get(word, 0.0) >= COMMON_WORD_ZIPF

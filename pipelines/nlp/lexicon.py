@@ -28,6 +28,7 @@ class Trigger:
     suppress_next: tuple[tuple[str, ...], ...]
     suppress_prev: tuple[tuple[str, ...], ...]
     pos: str
+    frame: frozenset[str] = frozenset()  # what the clause must hold (armed_target) or must not (takes_ground)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,12 @@ class Lexicon:
     strike_means: dict[str, frozenset[str]] = field(default_factory=dict)
     not_ground: dict[str, frozenset[str]] = field(default_factory=dict)
     protest_words: dict[str, frozenset[str]] = field(default_factory=dict)
+    armed_targets: dict[str, frozenset[str]] = field(default_factory=dict)
+    target_stops: frozenset[str] = frozenset()
+    locatives: dict[str, frozenset[str]] = field(default_factory=dict)
+    peaceful_takeover: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    made_factual_by: dict[str, frozenset[str]] = field(default_factory=dict)
+    background_when: frozenset[str] = frozenset()
     actors_by_first: dict[str, list[Name]] = field(default_factory=dict)
     units: dict[str, dict[tuple[str, ...], str]] = field(default_factory=dict)
     number_words: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -74,7 +81,7 @@ def _compile_triggers(lex: Lexicon) -> None:
             modal=bool(row.get("modal", True)), confidence=float(row["confidence"]),
             suppress_next=tuple(words_of(p) for p in row.get("suppress_next", [])),
             suppress_prev=tuple(words_of(p) for p in row.get("suppress_prev", [])),
-            pos=row.get("pos", "any"),
+            pos=row.get("pos", "any"), frame=frozenset(row.get("frame", ())),
         )
         for word in slots[0]:
             by_lang[trig.lang][word].append(trig)
@@ -90,6 +97,9 @@ def _compile_modality(lex: Lexicon) -> None:
     lex.purpose_to_factual = frozenset(match_key(w) for w in data["purpose_to_factual"])
     lex.groups_by_type = {t: frozenset(g) for t, g in data["groups_by_type"].items()}
     lex.clause_breaks = frozenset(match_key(w) for w in data["clause_breaks"])
+    lex.made_factual_by = {match_key(cue): frozenset(match_key(w) for w in before)
+                           for cue, before in data["made_factual_by"].items()}
+    lex.background_when = frozenset(match_key(w) for w in data["background_when"])
     lex.modality = {
         lang: {group: frozenset(match_key(w) for w in words) for group, words in groups.items()}
         for lang, groups in data["cues"].items()
@@ -111,8 +121,12 @@ def _compile_actors(lex: Lexicon) -> None:
         names.sort(key=lambda n: -len(n.words))  # longest name first
     lex.actors_by_first = dict(table)
     context = load_data("context")
-    for key in ("military", "civilian_targets", "strike_means", "not_ground", "protest_words"):
+    for key in ("military", "civilian_targets", "strike_means", "not_ground", "protest_words",
+                "armed_targets", "locatives"):
         setattr(lex, key, {lang: frozenset(match_key(w) for w in words) for lang, words in context[key].items()})
+    lex.target_stops = frozenset(match_key(w) for words in context["target_stops"].values() for w in words)
+    lex.peaceful_takeover = {lang: tuple(words_of(p) for p in phrases)
+                             for lang, phrases in context["peaceful_takeover"].items()}
 
 
 def _compile_units(lex: Lexicon) -> None:

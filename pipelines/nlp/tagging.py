@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from .geo import gazetteer
+from .geo import clitic_hides_a_word, gazetteer
 from .language import detect_language, detect_paragraphs
 from .lexicon import Lexicon, Name, Trigger, lexicon
 from .normalize import Normalized, normalize
@@ -34,6 +34,13 @@ _CLAUSE_PUNCT = frozenset(".,;:!?()\"«»")
 _NUMBER = re.compile(r"^\d[\d.,]*$")
 _DIGIT_START = frozenset("0123456789")
 _ARABIC = re.compile("[\u0621-\u064a]")
+# A dateline opens an article: "BEIRUT —", "BEIRUT, Lebanon (AP) —", "Kabul (Reuters) -",
+# "دمشق - «...»:". It says where the story was filed, not where the event happened or who acted.
+_DATELINE = re.compile(
+    r"\s*(?:[A-Z][A-Z'.\-]+(?:[ ,]+[A-Z][A-Za-z'.\-]+){0,3}\s*(?:\([^)\n]{1,30}\)\s*)?"
+    r"|[A-Z][a-z]+(?:,? [A-Z][a-z]+){0,2}\s*\([^)\n]{1,30}\)\s*"
+    r"|[\u0621-\u064a]+(?:[ ،,]+[\u0621-\u064a]+){0,2}\s*(?:\([^)\n]{1,30}\)\s*)?)"
+    r"[\u2014\u2013-]{1,2}\s")
 _LATIN = re.compile("[a-z]")
 
 
@@ -159,7 +166,7 @@ def _analyse(word: str, lang: str, lex: Lexicon) -> _Analysis:
     name_st = name_stems(word) if lang == "ar" else st
     actors = tuple(sorted((n for s in name_st for n in lex.actors_by_first.get(s, ())),
                           key=lambda n: (-len(n.words), n.canonical, n.words)))
-    place_names = tuple(sorted((n for s in name_st for n in places.get(s, ())),
+    place_names = tuple(sorted((n for s in name_st for n in places.get(s, ()) if not clitic_hides_a_word(word, s, n)),
                                key=lambda n: (-len(n.words), not n.curated, n.canonical, n.words, n.country or "")))
     military = bool(st & lex.military.get(lang, frozenset()))
     groups = lex.modality.get(lang, {})
@@ -227,6 +234,52 @@ def _not_against_armed_foes(words: list[str], last: int, lang: str, lex: Lexicon
     return not _names_any(words, lex.strike_means.get(lang, frozenset()))
 
 
+def _clause_after(words: list[str], last: int, limit: int) -> list[str]:
+    """Up to `limit` words after a pattern, stopping at clause punctuation."""
+    out = []
+    for j in range(last + 1, min(last + 1 + limit, len(words))):
+        if words[j] in _CLAUSE_PUNCT:
+            break
+        out.append(words[j])
+    return out
+
+
+_TARGET_STOPS = frozenset(".,;:!?()")
+TARGET_BEFORE = 2   # words before a bombing that may name what it hit ("police vehicle targeted by")
+TARGET_AFTER = 10   # words after it ("a car bomb at the entrance of a police station")
+
+
+def _target_words(words: list[str], first: int, last: int, lex: Lexicon) -> list[str]:
+    """The words that may name what a bombing or a passive attack hit: the two before it, the
+    pattern itself and its clause after it, up to the agent ("... by", "نفذه") or the words of a
+    report ("police said"). Who is hit decides, not who did it or who tells: the agent and the
+    source are armed people too, so neither may count as the target."""
+    end = last + 1
+    stops = lex.target_stops
+    while end < min(len(words), last + 1 + TARGET_AFTER) and words[end] not in _TARGET_STOPS \
+            and words[end] not in stops:
+        end += 1
+    start = first
+    while start > max(0, first - TARGET_BEFORE) and words[start - 1] not in _TARGET_STOPS \
+            and words[start - 1] not in stops:
+        start -= 1
+    return words[start:end]
+
+
+def _frame_missing(trig: Trigger, words: list[str], first: int, last: int, lang: str, lex: Lexicon) -> bool:
+    """Whether the clause lacks what the trigger's frame needs: an armed target for a bombing or
+    a shooting (who is hit decides: a soldier, a patrol, a police post, a commander), and real
+    force for a capture or an advance (ground taken after the other side withdrew, or by a
+    hand-over, is no offensive)."""
+    if "armed_target" in trig.frame and not _names_any(_target_words(words, first, last, lex),
+                                                       lex.armed_targets.get(lang, frozenset())):
+        return True
+    if "takes_ground" in trig.frame:
+        phrases = lex.peaceful_takeover.get(lang, ())
+        return any(_phrase_at(words, i, p) for p in phrases for i in range(len(words) - len(p) + 1))
+    return False
+
+
 def _phrase_at(words: list[str], i: int, phrase: tuple[str, ...]) -> bool:
     if i < 0 or i + len(phrase) > len(words):
         return False
@@ -250,13 +303,17 @@ def _modal_cue(trig: Trigger, words: list[str], first: int, last: int, lang: str
     j = first - 1
     while j >= 0 and steps < lex.window_before:
         word = words[j]
-        if word in lex.clause_breaks:
+        if word in lex.clause_breaks or word in lex.background_when:
+            if word in lex.background_when and "background" in active and _background_before(words, j, lang, lex):
+                return "background"  # "since March, when they launched ...": dates the story
             break
         cues = _analyse(word, lang, lex).cues & active
         for cue in cues:
             if cue == "purpose" and word in lex.purpose_needs_verb and (
                     trig.pos == "noun" or (j > 0 and words[j - 1] in lex.purpose_to_factual)):
                 continue
+            if j > 0 and words[j - 1] in lex.made_factual_by.get(word, ()):
+                continue  # "was able to take": it was taken
             return cue
         steps += 1
         j -= 1
@@ -265,6 +322,48 @@ def _modal_cue(trig: Trigger, words: list[str], first: int, last: int, lang: str
         if cues:
             return next(iter(cues))
     return None
+
+
+def _background_before(words: list[str], when: int, lang: str, lex: Lexicon) -> bool:
+    """A background cue ("since", "منذ") within the window before a "when" word."""
+    for j in range(when - 1, max(-1, when - 1 - lex.window_before), -1):
+        if words[j] in _CLAUSE_PUNCT:
+            continue  # "since March 2015, when ...": the comma belongs to the date
+        if "background" in _analyse(words[j], lang, lex).cues:
+            return True
+    return False
+
+
+def _dateline_end(display: str) -> int:
+    """Where an article's dateline ends (0 when it has none)."""
+    m = _DATELINE.match(display, 0, 160)
+    return m.end() if m else 0
+
+
+def _after_dateline(names: list[tuple[int, int, Name]], sent: Sentence, dateline: int) -> list[tuple[int, int, Name]]:
+    return [(a, b, n) for a, b, n in names if sent.span(a, a)[0] >= dateline]
+
+
+def _actor_or_place(words: list[str], actors: list[tuple[int, int, Name]], places: list[tuple[int, int, Name]],
+                    lang: str, lex: Lexicon) -> tuple[list, list]:
+    """A name that is both an actor and a place ("Russia", "دمشق") plays one role in a sentence:
+    a place after a locative word ("in Syria", "نحو سوريا", or the clitic "بسوريا"), an actor
+    otherwise ("Russia launched strikes"). A country that acts is not where the event happened."""
+    if not actors or not places:
+        return actors, places
+    both = {(a, b) for a, b, _ in actors} & {(a, b) for a, b, _ in places}
+    if not both:
+        return actors, places
+    locatives = lex.locatives.get(lang, frozenset())
+    located = {(a, b) for a, b in both if (a > 0 and words[a - 1] in locatives)
+               or (lang == "ar" and words[a][:1] == "ب" and not words[a].startswith("ب" + "ب") and _clitic_b(words[a], places, a))}
+    return ([m for m in actors if (m[0], m[1]) not in located],
+            [m for m in places if (m[0], m[1]) in located or (m[0], m[1]) not in both])
+
+
+def _clitic_b(word: str, places: list[tuple[int, int, Name]], a: int) -> bool:
+    """Whether "ب" before an Arabic name is the clitic "in" (the name itself does not start with it)."""
+    return any(start == a and not name.words[0].startswith("ب") for start, _, name in places)
 
 
 def _names_in(words: list[str], starts: list[tuple[int, tuple[Name, ...]]],
@@ -293,6 +392,9 @@ def _names_in(words: list[str], starts: list[tuple[int, tuple[Name, ...]]],
     return found
 
 
+_INF = float("inf")
+
+
 def _quantities_in(words: list[str], lang: str, lex: Lexicon) -> list[tuple[int, int, float, str]]:
     units = lex.units.get(lang, {})
     number_words = lex.number_words.get(lang, {})
@@ -303,6 +405,8 @@ def _quantities_in(words: list[str], lang: str, lex: Lexicon) -> list[tuple[int,
             try:
                 value = float(text.replace(",", ""))
             except ValueError:
+                continue
+            if value == _INF:  # over 308 digits: no count of troops, and JSON has no infinity
                 continue
         elif text in number_words:
             value = float(number_words[text])
@@ -364,15 +468,16 @@ class Tagger:
         # An item in Arabic or English may quote the other language: then each candidate sentence
         # is tagged with the rules of its own script.
         langs = ("ar", "en") if scripts == "mixed" else (scripts,) if scripts else ()
+        dateline = _dateline_end(norm.display) if langs else 0
         for s_lang in langs:
             indices, bounds = self.pickers[s_lang].sentences_to_match(match, bounds)
             for index in indices:
                 start, end = bounds[index]
                 if len(langs) == 1 or _sentence_language(match, start, end) == s_lang:
-                    events.extend(self._tag_sentence(norm, Sentence(match, index, start, end), s_lang))
+                    events.extend(self._tag_sentence(norm, Sentence(match, index, start, end), s_lang, dateline))
         return TagResult(lang, conf, _merge(events), match, norm.offsets, truncated, bounds=bounds)
 
-    def _tag_sentence(self, norm: Normalized, sent: Sentence, lang: str) -> list[Event]:
+    def _tag_sentence(self, norm: Normalized, sent: Sentence, lang: str, dateline: int = 0) -> list[Event]:
         lex = self.lex
         words = sent.words
         cache = _ANALYSIS[lang]
@@ -390,6 +495,8 @@ class Tagger:
             return norm.display[start:end]
 
         actors = _names_in(words, [(i, a.actors) for i, a in enumerate(analyses) if a.actors], display_word)
+        if dateline > sent.start:
+            actors = _after_dateline(actors, sent, dateline)
         military = not _MILITARY_WORDS[lang].isdisjoint(words) or any(n.kind == "armed" for _, _, n in actors)
         places = quantities = None
         made: tuple[dict, dict] = ({}, {})  # actor and place mentions shared by the sentence's events
@@ -401,10 +508,15 @@ class Tagger:
                 continue
             if trig.subtype == "capture" and _followed_by(words, last, lex.not_ground.get(lang, frozenset())):
                 continue  # weapons seized or hostages freed: no ground taken
+            if trig.frame and _frame_missing(trig, words, i, last, lang, lex):
+                continue
             if trig.modal and _modal_cue(trig, words, i, last, lang, lex):
                 continue
             if places is None:
                 places = _names_in(words, [(i, a.places) for i, a in enumerate(analyses) if a.places], display_word)
+                if dateline > sent.start:
+                    places = _after_dateline(places, sent, dateline)
+                actors, places = _actor_or_place(words, actors, places, lang, lex)
                 quantities = _quantities_in(words, lang, lex)
             events.append(self._event(norm, sent, trig, i, last, actors, places, quantities, made))
         return events

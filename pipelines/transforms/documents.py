@@ -2,6 +2,7 @@ import time
 
 import apache_beam as beam
 
+from connectors import metrics
 from pipelines.article_steps import guarded
 from pipelines.documents import to_documents
 from pipelines.model import Article
@@ -18,8 +19,10 @@ class _DocumentsFn(GuardedArticleFn):
         self.settings = settings
 
     def process(self, article: Article):
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        yield self.route(guarded(self.stage, to_documents, article, self.settings, now))
+        with metrics.stage_timer(self.stage):
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            result = guarded(self.stage, to_documents, article, self.settings, now)
+        yield self.route(result)
 
 
 class ToDocuments(beam.PTransform):

@@ -6,6 +6,7 @@ import os
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from connectors import metrics
 from pipelines.article_steps import failure_letter
 from pipelines.model import DeadLetter, KafkaRecord
 from pipelines.parsing import news_item_validator, parse_item
@@ -32,10 +33,11 @@ class _ParseFn(beam.DoFn):
     def process(self, record: KafkaRecord):
         if self.crash_marker and self.crash_marker in record.value:
             os._exit(70)
-        try:
-            result = parse_item(record, self.validator, self.max_bytes)
-        except Exception as err:  # noqa: BLE001 - parse_item is built not to raise; if it does, one record fails
-            result = failure_letter("validate", record, None, err)
+        with metrics.stage_timer("validate"):
+            try:
+                result = parse_item(record, self.validator, self.max_bytes)
+            except Exception as err:  # noqa: BLE001 - parse_item is built not to raise; if it does, one record fails
+                result = failure_letter("validate", record, None, err)
         if isinstance(result, DeadLetter):
             self.invalid.inc()
             yield beam.pvalue.TaggedOutput(DEAD, result)

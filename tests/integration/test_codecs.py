@@ -3,7 +3,6 @@ damaged, on the real broker and search engine: the stream reads what it can and 
 from __future__ import annotations
 
 import itertools
-import json
 import re
 import shutil
 import struct
@@ -12,13 +11,14 @@ import time
 from datetime import datetime
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 from kafka.record.util import calc_crc32c
 
 from connectors import kafka
 from connectors.search import SearchBackend
 
 from .conftest import count, news_item, wait_for
+from .test_streaming import _dlq_records
 
 CODECS = {"gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}  # name -> compression id in a batch's attributes
 TEXTS = [
@@ -67,17 +67,6 @@ def _produce_batch(settings, values: list[bytes], partition: int) -> None:
         producer.flush()
     finally:
         producer.close()
-
-
-def _dlq_records(settings, n: int, timeout_s: float = 90) -> list[dict]:
-    consumer = KafkaConsumer(settings.kafka.dlq_topic, bootstrap_servers=settings.kafka.bootstrap,
-                             auto_offset_reset="earliest", consumer_timeout_ms=1000)
-    found: list[dict] = []
-    deadline = time.monotonic() + timeout_s
-    while len(found) < n and time.monotonic() < deadline:
-        found.extend(json.loads(m.value) for m in consumer)
-    consumer.close()
-    return found
 
 
 def _indexed_ids(settings) -> set[str]:

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 
-from kafka import TopicPartition
 
 from connectors import kafka
 from connectors.search import SearchBackend
@@ -88,20 +87,7 @@ def test_dlq_list_shows_what_the_pipeline_dead_lettered(settings, pipeline):
 
 def _messages_with_value(settings, value: bytes) -> list:
     """Every message of the news topic whose value is `value`, read from the beginning."""
-    consumer = kafka.new_consumer(settings.kafka, enable_auto_commit=False)
-    try:
-        topic = settings.kafka.topic
-        tps = [TopicPartition(topic, p) for p in kafka.partitions_of(settings.kafka, topic)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        found = []
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            for messages in consumer.poll(timeout_ms=1000).values():
-                found.extend(m for m in messages if m.value == value)
-        return found
-    finally:
-        consumer.close()
+    return [m for m in kafka.read_topic(settings.kafka, settings.kafka.topic) if m.value == value]
 
 
 def test_dlq_replay_sends_a_too_large_item_back_once_the_limit_is_raised(settings, pipeline, monkeypatch):

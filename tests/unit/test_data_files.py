@@ -46,3 +46,21 @@ def test_schema_rejects_broken_files(stem, breaker):
 def test_places_have_arabic_or_english_names():
     for row in load_data("places")["places"]:
         assert row.get("ar") or row.get("en"), row["canonical"]
+
+
+def test_frames_name_only_known_frames_and_their_words_exist():
+    context = load_data("context")
+    for key in ("armed_targets", "peaceful_takeover", "target_stops", "locatives"):
+        assert context[key]["ar"] and context[key]["en"], key
+    framed = [t for t in load_data("triggers")["triggers"] if t.get("frame")]
+    assert {f for t in framed for f in t["frame"]} == {"armed_target", "takes_ground"}
+    broken = copy.deepcopy(load_data("triggers"))
+    broken["triggers"][0]["frame"] = ["anything"]
+    with pytest.raises(DataFileError, match="triggers.yaml is invalid"):
+        validate("triggers", broken)
+
+
+def test_modality_factual_and_background_when_are_present():
+    modality = load_data("modality")
+    assert modality["made_factual_by"]["able"]
+    assert "when" in modality["background_when"] and "عندما" in modality["background_when"]

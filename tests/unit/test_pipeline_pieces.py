@@ -79,8 +79,8 @@ def test_frontier_ignores_replayed_records():
 
 
 def test_event_ids_are_deterministic_and_safe():
-    assert event_id("a-1", 3, "offensive", "Deir ez-Zor") == "a-1:3:offensive:deir-ez-zor"
-    assert event_id("a-1", 3, "offensive", None) == "a-1:3:offensive:none"
+    assert event_id("a-1", 120, "offensive") == "a-1:120:offensive"
+    assert event_id("a-1", 120, "offensive") != event_id("a-1", 121, "offensive") != event_id("a-1", 121, "ceasefire")
 
 
 def test_documents_of_an_article(validator):
@@ -119,3 +119,22 @@ def test_settings_reject_unknown_values(tmp_path, monkeypatch):
     monkeypatch.setenv("NEWSWATCH_CONFIG", str(tmp_path / "missing.yaml"))
     with pytest.raises(FileNotFoundError, match="NEWSWATCH_CONFIG"):
         Settings()
+
+
+def test_runner_options_for_each_runner(tmp_path):
+    from pipelines.streaming import runner_options
+
+    s = Settings()
+    s.pipeline.prism_binary = tmp_path / "prism"
+    s.pipeline.prism_binary.write_text("")
+    prism = runner_options(s).get_all_options()
+    assert prism["runner"] == "PrismRunner" and prism["environment_type"] == "LOOPBACK" and prism["streaming"]
+    s.pipeline.runner, s.pipeline.job_endpoint = "portable", "jobs.example:8099"
+    assert runner_options(s).get_all_options()["job_endpoint"] == "jobs.example:8099"
+    s.pipeline.runner = "flink"
+    with pytest.raises(FileNotFoundError, match="flink_job_server_jar is not set.*never lets Beam download"):
+        runner_options(s)
+    s.pipeline.flink_job_server_jar = tmp_path / "job-server.jar"
+    s.pipeline.flink_job_server_jar.write_text("")
+    flink = runner_options(s).get_all_options()
+    assert flink["runner"] == "FlinkRunner" and flink["flink_job_server_jar"] == str(tmp_path / "job-server.jar")

@@ -6,7 +6,7 @@ from pydantic import ValidationError
 
 from pipelines.model import Subscription, alert_id
 from pipelines.settings import REPO_DIR
-from pipelines.subscriptions_cli import parse_duration
+from pipelines.durations import parse_duration
 
 
 def test_the_schema_file_is_the_models_schema():

@@ -251,3 +251,91 @@ def test_the_tagger_raises_but_never_lowers_the_young_gc_threshold():
 
 def test_a_misspelt_seize_fire_agreement_is_a_ceasefire():
     assert labels("The two groups reached a permanent seize fire agreement in the province.", "en") == {"ceasefire"}
+
+
+# --- issue 11: who is hit decides, frames, background and control as a state (our own sentences) ---
+
+@pytest.mark.parametrize("text, expected", [
+    # a bomb aimed at armed people or their posts is an offensive ...
+    ("A car bomb went off at the gate of an army checkpoint, killing three soldiers.", {"offensive"}),
+    ("انفجرت سيارة مفخخة قرب حاجز للجيش وقتل أربعة جنود", {"offensive"}),
+    ("A militia commander was killed in a roadside bomb blast on the road to the base.", {"offensive"}),
+    # ... and not when it hits civilians
+    ("A car bomb went off outside a busy cinema, killing five passers-by.", set()),
+    ("قتل خمسة أشخاص في انفجار سيارة مفخخة كانت متوقفة أمام مطعم وسط المدينة", set()),
+    # the source of the report is not the target
+    ("قالت الشرطة إن سيارة مفخخة انفجرت أمام مطعم في المدينة", set()),
+    # the passive names the target first
+    ("An army patrol was ambushed by gunmen on the mountain road.", {"offensive"}),
+])
+def test_who_is_hit_decides(text, expected):
+    assert labels(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Government troops were able to recapture the hill after a day of fighting.", {"offensive"}),
+    ("Officials said troops would be able to recapture the hill within days.", set()),
+])
+def test_was_able_to_reports_a_fact(text, expected):
+    assert labels(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Thousands have died in the country since 2015, when the coalition launched air strikes on the rebels.", set()),
+    ("The coalition launched air strikes on the rebels on Monday.", {"offensive"}),
+    ("قتل آلاف الأشخاص منذ عام 2015 عندما شنت الطائرات حملة عسكرية ضد المتمردين", set()),
+])
+def test_since_when_is_background(text, expected):
+    assert labels(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("تعيش آلاف الأسر في المناطق التي تسيطر عليها الفصائل المسلحة شمال البلاد", set()),
+    ("سيطرت الفصائل المسلحة على ثلاث قرى شمال البلاد بعد معارك عنيفة", {"offensive"}),
+])
+def test_control_as_a_state_is_no_capture(text, expected):
+    assert labels(text) == expected
+
+
+# --- issue 11: arguments: datelines, actor or place, clitics that hide everyday words ---
+
+def _args(text: str) -> list[tuple[list[str], list[str]]]:
+    return [([a.canonical for a in e.actors], [p.canonical for p in e.locations]) for e in tag(text).events]
+
+
+def test_an_english_dateline_is_neither_actor_nor_place():
+    got = _args("BEIRUT — Government warplanes struck rebel positions near Idlib on Monday.")
+    assert got and all("Lebanon" not in actors and "Beirut" not in places for actors, places in got)
+    assert any("Idlib" in places for _, places in got)
+
+
+def test_a_country_that_acts_is_an_actor_and_where_it_acts_is_the_place():
+    (actors, places), = _args("Russia launched air strikes on rebel positions in Syria on Monday.")
+    assert "Russia" in actors and "Russia" not in places
+    assert "Syria" in places and "Syria" not in actors
+    (actors, places), = _args("أرسلت روسيا تعزيزات عسكرية إلى سوريا")
+    assert actors == ["Russia"] and places == ["Syria"]
+
+
+def test_an_everyday_word_is_not_read_as_clitic_plus_city():
+    # "كبيرا" (large) is not "ك" + Beira
+    for _, places in _args("قصفت المدفعية مواقع المسلحين وألحقت بهم خسائر كبيرا في ريف إدلب"):
+        assert "Beira" not in places
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("The army beefed up security along the northern border.", {"troop_buildup"}),
+    # stepping up a campaign is more of the fighting, not forces gathered
+    ("Government forces stepped up their campaign against the insurgents in the hills.", set()),
+])
+def test_stepping_up_needs_security_or_presence(text, expected):
+    assert "troop_buildup" not in labels(text) if not expected else "troop_buildup" in labels(text)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Rebel fighters captured the town after the army withdrew from it.", set()),
+    ("Rebel fighters captured the town after two days of heavy fighting with the army.", {"offensive"}),
+    ("دخل المسلحون البلدة وسيطروا عليها دون قتال بعد انسحاب الجيش منها", set()),
+])
+def test_ground_taken_without_force_is_no_offensive(text, expected):
+    assert labels(text) == expected

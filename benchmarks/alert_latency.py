@@ -1,0 +1,614 @@
+"""Alert latency on the local stack, and the cost of matching, with 1,000 (or more) subscriptions.
+
+End to end (default): starts the stack if needed, stores `--subscriptions` subscriptions (30 % with
+a radius, 20 % with a text query, the rest `terms` filters; every one with a webhook to a receiver
+in this process, on loopback), starts `newswatch run` and `newswatch alerts deliver` as
+subprocesses on fresh topics and indices, publishes items at a fixed rate, waits until every item
+is committed and every alert delivered, then reports:
+  - latency from the news message's Kafka timestamp (the alert's source_timestamp_ms) to webhook
+    receipt, p50/p95/p99/max, split into its two stages: Kafka timestamp -> the alert on the alerts
+    topic (the pipeline: NLP, indexing, matching), and alerts topic -> webhook (the worker);
+  - alerts expected vs received vs duplicated. Expected: the in-process matcher plus one percolation
+    per 50 events (pipelines/alerting/matching.py, the stream's own code) over every event in the
+    events index at the end; also the number of alerts the pipeline put on the alerts topic.
+  Baseline measured in the same run: a plain webhook round trip (the channel's own sender, signing
+  and SSRF check included, POSTing real alert bodies to the same receiver, one at a time), i.e. the
+  floor of the delivery stage without Kafka and the worker.
+  Subscriptions have realert 0 (no throttle): every match is one webhook call, so the figures
+  measure the alert path, not the throttle.
+
+Matching only (`--matching-only`): a batch of 50 real events (the corpus through the in-process
+chain) against 1,000 and 10,000 stored subscriptions (same mix), timing
+  - newswatch's way: match_events = structured filters in process + one percolation of the text
+    queries of the candidates (the engine's ids filter);
+  - percolating everything: one percolate request for the batch over all stored queries.
+  Both must find the same (subscription, event) pairs; the script says if they do not.
+
+Both modes print the figures, write benchmarks/results/alert[-matching]-latest.json and compare
+with the stored baseline file next to it (`--save-baseline` replaces it). Real articles from
+../shared/corpus when present (measurement only), else synthetic sentences.
+
+    .venv/bin/python benchmarks/alert_latency.py [--rate 200] [--seconds 60] [--subscriptions 1000]
+    .venv/bin/python benchmarks/alert_latency.py --matching-only [--sizes 1000,10000] [--repeats 5]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from connectors import kafka, stack  # noqa: E402
+from connectors.search import SearchBackend  # noqa: E402
+from connectors.subscriptions import SubscriptionStore  # noqa: E402
+from pipelines.alerting.matching import SubscriptionMatcher, match_events, subscription_query  # noqa: E402
+from pipelines.alerting.service import SubscriptionService  # noqa: E402
+from pipelines.model import EVENT_TYPES, Alert, Subscription, alert_id  # noqa: E402
+from pipelines.settings import Settings, as_environment, load_settings  # noqa: E402
+from results_file import save_and_compare  # noqa: E402
+
+CORPUS = HERE.parent.parent / "shared" / "corpus" / "news.jsonl"
+SYNTHETIC = [
+    "Government warplanes carried out airstrikes on rebel positions near Aleppo.",
+    "أرسل الجيش تعزيزات عسكرية إلى الحدود الشمالية قرب إدلب بعد اشتباكات مع مسلحين.",
+    "The two sides agreed to extend the ceasefire in Yemen for another month.",
+    "قصفت طائرات التحالف مواقع للحوثيين في صنعاء.",
+]
+REGION = ("SY", "IQ", "YE", "LB", "PS", "IL", "JO", "SA", "TR", "IR", "EG", "LY", "SD", "SO", "AF")
+BATCH = 50  # events per percolation, as a bundle of the stream holds a few dozen
+WARMUP_TOKEN = "warmupzqxj"  # in the warm-up item only, so only the warm-up subscription wants it
+BASELINE_SUB = "baseline-round-trip"
+
+
+# --- inputs ---------------------------------------------------------------------------------------
+
+def texts(n: int) -> list[str]:
+    """n article texts: the corpus (cut at 3,000 characters, as the pipeline benchmark does), cycled."""
+    if CORPUS.exists():
+        out = []
+        with CORPUS.open(encoding="utf-8") as fh:
+            for line in fh:
+                out.append(json.loads(line)["text"][:3000])
+                if len(out) >= min(n, 6000):
+                    break
+        return [out[i % len(out)] for i in range(n)]
+    return [" ".join(SYNTHETIC[(i + k) % len(SYNTHETIC)] for k in range(6)) for i in range(n)]
+
+
+def item(run: str, i: int | str, text: str) -> bytes:
+    return json.dumps({"id": f"{run}-{i}", "url": f"https://bench.invalid/{run}/{i}", "title": "", "text": text,
+                       "published_at": None, "source": "benchmark"}, ensure_ascii=False).encode()
+
+
+class Vocabulary:
+    """What subscriptions are made of: the gazetteer's places in the region, the actor lexicon,
+    the trigger subtypes, and words of middling document frequency in the texts sent (a query
+    on a word every article has, or none has, measures nothing)."""
+
+    def __init__(self, sample: list[str]) -> None:
+        from pipelines.nlp.geo import gazetteer
+        from pipelines.nlp.resources import load_data
+
+        places = {n.canonical: n for names in gazetteer().values() for n in names
+                  if n.country in REGION and n.lat is not None}
+        self.places = sorted(places.values(), key=lambda n: n.canonical)
+        self.actors = sorted({a["canonical"] for a in load_data("actors")["actors"]})
+        self.subtypes = sorted({t["subtype"] for t in load_data("triggers")["triggers"]})
+        self.words = middling_words(sample)
+
+
+def middling_words(sample: list[str], low: float = 0.003, high: float = 0.02) -> list[str]:
+    df = Counter(w for text in sample for w in set(re.findall(r"\w{4,}", text.lower())) if not w.isdigit())
+    n = max(1, len(sample))
+    words = sorted(w for w, c in df.items() if low * n <= c <= high * n)
+    return words or sorted(df)[:100]
+
+
+def make_subscriptions(n: int, vocab: Vocabulary, webhook_url: str, rng: random.Random) -> list[Subscription]:
+    """30 % radius, 20 % text query, 50 % terms filters; each a type or two of the other filters,
+    so that a subscription wants a small share of the events, as an analyst's does."""
+    subs = []
+    for i in range(n):
+        kind = ("radius", "radius", "radius", "text", "text", "terms", "terms", "terms", "terms", "terms")[i % 10]
+        fields: dict = {"types": [rng.choice(EVENT_TYPES)]}
+        if kind == "radius":
+            place = rng.choice(vocab.places)
+            fields.update(near={"lat": place.lat, "lon": place.lon}, radius_km=round(rng.uniform(10, 80), 1))
+        elif kind == "text":
+            fields["query"] = " ".join(rng.sample(vocab.words, rng.choice((1, 1, 2))))
+            if rng.random() < 0.5:
+                fields.pop("types")
+        else:
+            for name in rng.sample(("places", "actors", "countries", "subtypes"), 2):
+                fields[name] = [rng.choice({"places": [p.canonical for p in vocab.places], "actors": vocab.actors,
+                                            "countries": list(REGION), "subtypes": vocab.subtypes}[name])]
+        subs.append(Subscription(owner="benchmark", name=f"bench-{kind}-{i}", realert_s=0,
+                                 channels=[{"type": "webhook", "url": webhook_url}], **fields))
+    return subs
+
+
+def kind_of(sub: Subscription) -> str:
+    return "radius" if sub.near else "text" if sub.query else "terms"
+
+
+# --- the webhook receiver -------------------------------------------------------------------------
+
+class Receiver:
+    """An HTTP server on loopback that notes when each alert arrived (wall clock, like Kafka's
+    timestamps) and answers 200."""
+
+    def __init__(self) -> None:
+        self.receipts: list[dict] = []
+        self.lock = threading.Lock()
+        self.last_ms = 0.0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the http.server name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received_ms = time.time() * 1000
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                receiver.note(json.loads(body), self.headers.get("Idempotency-Key"), received_ms)
+
+            def log_message(self, *args):  # one line per alert would drown the figures
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def note(self, payload: dict, key: str | None, received_ms: float) -> None:
+        with self.lock:
+            self.receipts.append({"id": payload.get("id"), "key": key, "received_ms": received_ms,
+                                  "subscription_id": payload.get("subscription_id"),
+                                  "event_id": payload.get("event_id"), "kind": payload.get("kind"),
+                                  "source_timestamp_ms": payload.get("source_timestamp_ms")})
+            self.last_ms = received_ms
+
+    def quiet_for(self, seconds: float) -> bool:
+        return time.time() * 1000 - self.last_ms >= seconds * 1000
+
+    def got(self, subscription_id: str) -> bool:
+        with self.lock:
+            return any(r["subscription_id"] == subscription_id for r in self.receipts)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# --- figures --------------------------------------------------------------------------------------
+
+def percentiles(values: list[float]) -> dict:
+    """Nearest-rank percentiles, in the unit given."""
+    if not values:
+        return {"n": 0}
+    ordered = sorted(values)
+
+    def rank(p: float) -> float:
+        return round(ordered[max(0, math.ceil(p * len(ordered)) - 1)], 1)
+
+    return {"n": len(ordered), "p50": rank(0.50), "p95": rank(0.95), "p99": rank(0.99), "max": round(ordered[-1], 1)}
+
+
+def load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+# --- end to end -----------------------------------------------------------------------------------
+
+def run_settings(base: Settings, run: str) -> Settings:
+    """The base settings on topics, a consumer group and indices of this run only."""
+    k = base.kafka.model_copy(update={"topic": run, "dlq_topic": f"{run}.dlq", "group_id": run})
+    s = base.search.model_copy(update={f"{name}_index": f"{run}-{name}"
+                                       for name in ("articles", "events", "subscriptions", "alerts")})
+    a = base.alerts.model_copy(update={"topic": f"{run}.alerts", "dlq_topic": f"{run}.alerts.dlq",
+                                       "group_id": f"{run}-alerts", "allowed_networks": ["127.0.0.0/8"],
+                                       "rules_file": None})
+    return base.model_copy(update={"kafka": k, "search": s, "alerts": a})
+
+
+def spawn(settings: Settings, args: list[str], log: Path) -> subprocess.Popen:
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "pipelines.cli", *args], env=as_environment(settings),
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=HERE.parent)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=60)
+
+
+def all_committed(ks, topic: str, group_id: str) -> bool:
+    group = ks.model_copy(update={"group_id": group_id})
+    ends = kafka.end_offsets(group, topic)
+    done = kafka.committed_offsets(group, topic)
+    return all((done.get(p) or 0) >= e for p, e in ends.items())
+
+
+def wait_for(predicate, timeout_s: float, what: str, procs: list[subprocess.Popen]) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        dead = [p.args for p in procs if p.poll() is not None]
+        if dead:
+            raise SystemExit(f"alert_latency: {dead[0]} exited while waiting for {what}; see its log")
+        time.sleep(0.5)
+    print(f"alert_latency: gave up waiting for {what} after {timeout_s:.0f} s; reporting what arrived",
+          file=sys.stderr)
+    return False
+
+
+def store_subscriptions(settings: Settings, subs: list[Subscription]) -> float:
+    """Through the service, as `newswatch subscribe` stores them (SSRF check, webhook key, refresh),
+    four at a time: each save waits for its own refresh."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    service = SubscriptionService(settings)
+    start = time.perf_counter()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(service.save, subs))
+    return time.perf_counter() - start
+
+
+def publish(settings: Settings, run: str, corpus: list[str], rate: float, seconds: float) -> dict:
+    """Sends rate*seconds items, each at its slot on a fixed schedule (not in bursts)."""
+    producer = kafka.producer(settings.kafka)
+    n = int(rate * seconds)
+    start = time.perf_counter()
+    late = 0
+    for i in range(n):
+        due = start + i / rate
+        wait = due - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        elif wait < -0.05:
+            late += 1
+        producer.send(settings.kafka.topic, item(run, i, corpus[i]))
+    producer.flush()
+    elapsed = time.perf_counter() - start
+    producer.close()
+    return {"items_sent": n, "publish_seconds": round(elapsed, 2), "achieved_rate_per_s": round(n / elapsed, 1),
+            "items_sent_over_50ms_late": late}
+
+
+def scan_events(backend: SearchBackend, index: str, skip_article: str) -> list[dict]:
+    backend.refresh(index)
+    events, after = [], None
+    while True:
+        body = {"size": 1000, "query": {"match_all": {}}, "sort": [{"id": "asc"}]}
+        if after:
+            body["search_after"] = after
+        hits = backend.search(index, body)["hits"]["hits"]
+        events += [h["_source"] for h in hits if h["_source"]["article_id"] != skip_article]
+        if len(hits) < 1000:
+            return events
+        after = hits[-1]["sort"]
+
+
+def expected_alerts(settings: Settings, events: list[dict], skip_sub: str) -> set[str]:
+    """The stream's own matching, run again over what was indexed: in process + percolation."""
+    store = SubscriptionStore(SearchBackend(settings.search))
+    matcher = SubscriptionMatcher([s for s in store.all() if s.id != skip_sub])
+    expected = set()
+    for i in range(0, len(events), BATCH):
+        batch = events[i:i + BATCH]
+        for event, subs in zip(batch, match_events(batch, matcher, store.percolate), strict=True):
+            expected |= {alert_id(s.id, event["id"]) for s in subs}
+    return expected
+
+
+def alerts_on_topic(settings: Settings, warmup_article: str) -> dict[str, int]:
+    """Alert id -> the Kafka timestamp of its first record on the alerts topic (when the pipeline
+    produced it)."""
+    produced: dict[str, int] = {}
+    for message in kafka.read_topic(settings.kafka, settings.alerts.topic):
+        alert = json.loads(message.value)
+        if not alert.get("event_id", "").startswith(warmup_article + ":"):
+            produced.setdefault(alert["id"], message.timestamp)
+    return produced
+
+
+def webhook_round_trips(settings: Settings, receiver: Receiver, n: int) -> dict:
+    """The baseline: the webhook channel's own sender, POSTing a real-sized alert to the same
+    receiver, one at a time; milliseconds per call."""
+    from connectors.channels.base import Delivery
+    from connectors.channels.webhook import WebhookSender
+    from pipelines.model import WebhookChannel
+
+    sender = WebhookSender(WebhookChannel(url=receiver.url, secret="benchmark-key"), settings.alerts)
+    event = {"id": "x:0:offensive:aleppo", "type": "offensive", "subtype": "air_strike", "confidence": 0.9,
+             "locations": [{"canonical": "Aleppo", "country": "SY", "lat": 36.2, "lon": 37.16}],
+             "actors": [{"canonical": "Syrian Army"}], "title": "", "sentence_text": SYNTHETIC[0]}
+    times = []
+    for i in range(n):
+        alert = Alert(id=f"rt{i}", subscription_id=BASELINE_SUB, owner="benchmark", subscription_name="round trip",
+                      event_id=event["id"], event=event, matched_at="2026-01-01T00:00:00Z")
+        start = time.perf_counter()
+        sender.send(Delivery.single(alert))
+        times.append((time.perf_counter() - start) * 1000)
+    return percentiles(times)
+
+
+def end_to_end(args) -> int:
+    base = load_settings()
+    stack.up(base.stack)
+    run = f"alertbench{uuid.uuid4().hex[:6]}"
+    settings = run_settings(base, run)
+    from pipelines.streaming import prepare
+
+    prepare(settings)
+    backend = SearchBackend(settings.search)
+    receiver = Receiver()
+    corpus = texts(int(args.rate * args.seconds))
+    rng = random.Random(args.seed)
+    subs = make_subscriptions(args.subscriptions, Vocabulary(corpus[:3000]), receiver.url, rng)
+    warmup = Subscription(owner="benchmark", name="warm-up", query=WARMUP_TOKEN, realert_s=0,
+                          channels=[{"type": "webhook", "url": receiver.url}])
+    load_start = load()
+    print(f"storing {len(subs)} subscriptions ...", file=sys.stderr)
+    store_s = store_subscriptions(settings, [*subs, warmup])
+    logs = base.stack.home / f"{run}-pipeline.log", base.stack.home / f"{run}-deliver.log"
+    procs = [spawn(settings, ["run"], logs[0]), spawn(settings, ["alerts", "deliver"], logs[1])]
+    try:
+        # warm-up: pipeline start-up, model loading, the worker's first poll
+        kafka.produce(settings.kafka, [item(run, "warmup", f"{SYNTHETIC[0]} {WARMUP_TOKEN}")])
+        wait_for(lambda: receiver.got(warmup.id), 300, "the warm-up alert", procs)
+        print(f"publishing {args.rate}/s for {args.seconds} s ...", file=sys.stderr)
+        sent = publish(settings, run, corpus, args.rate, args.seconds)
+        published_at = time.perf_counter()
+        ks = settings.kafka
+        drained = wait_for(lambda: all_committed(ks, ks.topic, ks.group_id)
+                           and all_committed(ks, settings.alerts.topic, settings.alerts.group_id)
+                           and receiver.quiet_for(3), args.drain_timeout, "every item and alert", procs)
+        drain_s = time.perf_counter() - published_at
+        webhook_baseline = webhook_round_trips(settings, receiver, args.round_trips)
+    finally:
+        for proc in procs:
+            stop(proc)
+        receiver.close()
+    load_end = load()
+    warmup_article = f"{run}-warmup"
+    events = scan_events(backend, settings.search.events_index, warmup_article)
+    expected = expected_alerts(settings, events, warmup.id)
+    produced = alerts_on_topic(settings, warmup_article)
+    result = report(args, subs, sent, events, expected, produced, receiver.receipts, warmup_article,
+                    webhook_baseline,
+                    {"subscriptions_store_s": round(store_s, 1), "drained": drained,
+                     "drain_after_publish_s": round(drain_s, 1), "load_avg_1m_start": load_start,
+                     "load_avg_1m_end": load_end, "logs": [str(p) for p in logs]})
+    if not args.keep:
+        backend.delete_indices()
+        delete_topics(settings)
+    save_and_compare("alert", result, args.save_baseline, compare_end_to_end)
+    met = result["latency_ms"].get("p99", math.inf) <= 1000 and not result["alerts"]["missing"] \
+        and not result["alerts"]["duplicated"]
+    print(f"target: p99 <= 1 s, 0 missing, 0 duplicates -> {'met' if met else 'NOT met'}")
+    return 0
+
+
+def report(args, subs, sent, events, expected, produced, receipts, warmup_article, webhook_baseline, extra) -> dict:
+    """The figures, over the alerts of the published items (the warm-up item's and the baseline's
+    round trips left out)."""
+    mine = [r for r in receipts if r["subscription_id"] != BASELINE_SUB
+            and not str(r["event_id"]).startswith(warmup_article + ":")]
+    first: dict[str, dict] = {}
+    for r in sorted(mine, key=lambda r: r["received_ms"]):
+        first.setdefault(r["id"], r)
+    received = set(first)
+    latency = [r["received_ms"] - r["source_timestamp_ms"] for r in first.values() if r["source_timestamp_ms"]]
+    to_topic = [produced[a] - r["source_timestamp_ms"] for a, r in first.items() if a in produced]
+    to_webhook = [r["received_ms"] - produced[a] for a, r in first.items() if a in produced]
+    return {
+        "benchmark": "Kafka timestamp -> webhook receipt, local stack (Prism, OpenSearch, delivery worker)",
+        "source": str(CORPUS) if CORPUS.exists() else "synthetic",
+        "rate_per_s": args.rate, "seconds": args.seconds, **sent,
+        "subscriptions": {"total": len(subs), **Counter(kind_of(s) for s in subs)},
+        "events_indexed": len(events),
+        "alerts": {"expected": len(expected), "on_alerts_topic": len(produced), "received": len(received),
+                   "missing": len(expected - received), "unexpected": len(received - expected),
+                   "duplicated": len(mine) - len(first), "on_topic_not_expected": len(set(produced) - expected),
+                   "expected_not_on_topic": len(expected - set(produced))},
+        "latency_ms": percentiles(latency),
+        "stages_ms": {"kafka_timestamp_to_alerts_topic": percentiles(to_topic),
+                      "alerts_topic_to_webhook": percentiles(to_webhook)},
+        "baseline": {"what": "plain webhook round trip: the channel's sender POSTing one alert to the same "
+                             "receiver, one at a time, in the same run", "ms": webhook_baseline},
+        **extra, "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+
+def compare_end_to_end(r: dict, b: dict) -> str:
+    lat, blat = r["latency_ms"], b["latency_ms"]
+    return (f"vs stored baseline ({b['when']}, {b['rate_per_s']}/s for {b['seconds']} s): "
+            f"p50 {lat.get('p50')} vs {blat.get('p50')} ms, p99 {lat.get('p99')} vs {blat.get('p99')} ms, "
+            f"missing {r['alerts']['missing']} vs {b['alerts']['missing']}, "
+            f"duplicated {r['alerts']['duplicated']} vs {b['alerts']['duplicated']}; "
+            f"in this run the webhook round trip alone is p50 {r['baseline']['ms'].get('p50')} ms, "
+            f"p99 {r['baseline']['ms'].get('p99')} ms")
+
+
+def delete_topics(settings: Settings) -> None:
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(**kafka.client_config(settings.kafka))
+    try:
+        names = (settings.kafka.topic, settings.kafka.dlq_topic, settings.alerts.topic, settings.alerts.dlq_topic)
+        admin.delete_topics([t for t in names if t in set(admin.list_topics())])
+    finally:
+        admin.close()
+
+
+# --- matching only --------------------------------------------------------------------------------
+
+def real_events(n: int) -> list[dict]:
+    """n event documents made by the in-process chain (parse, NLP, documents) from the corpus."""
+    from pipelines.article_steps import RecordProcessor
+    from pipelines.model import IndexRequest, KafkaRecord
+    from pipelines.settings import SearchSettings
+
+    search = SearchSettings()
+    processor = RecordProcessor(search, 1_000_000)
+    events: list[dict] = []
+    for i, text in enumerate(texts(6000)):
+        record = KafkaRecord("news", 0, i, i - 1, 0, None, item("m", i, text))
+        result = processor.process(record, "2026-01-01T00:00:00Z")
+        if isinstance(result, IndexRequest):
+            events += [doc for index, _, doc in result.docs if index == search.events_index]
+        if len(events) >= n:
+            return events[:n]
+    return events
+
+
+def stored_document(sub: Subscription) -> dict:
+    """A subscriptions-index document as SubscriptionStore.put writes it (no secrets here); written
+    in bulk so that 10,000 need not be refreshed one by one."""
+    return {"query": subscription_query(sub), "owner": sub.owner, "subscription_id": sub.id,
+            "has_text_query": bool(sub.query), "updated_at": "2026-01-01T00:00:00Z",
+            "subscription": sub.model_dump(mode="json"), "secrets": {}}
+
+
+def percolate_all(store: SubscriptionStore, documents: list[dict], size: int) -> dict[int, set[str]]:
+    body = {"size": size, "_source": False, "query": {"percolate": {"field": "query", "documents": documents}}}
+    found: dict[int, set[str]] = {}
+    for hit in store.backend.search(store.index, body)["hits"]["hits"]:
+        for slot in hit.get("fields", {}).get("_percolator_document_slot", []):
+            found.setdefault(int(slot), set()).add(hit["_id"])
+    return found
+
+
+def timed(fn, repeats: int) -> tuple[list[float], object]:
+    fn()  # warm-up: caches, the first request's connection
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return times, result
+
+
+def ms(times: list[float]) -> dict:
+    return {"median": round(statistics.median(times), 1), "min": round(min(times), 1), "max": round(max(times), 1)}
+
+
+def matching_at(settings: Settings, subs: list[Subscription], events: list[dict], repeats: int) -> dict:
+    backend = SearchBackend(settings.search)
+    results = backend.bulk_index([(settings.search.subscriptions_index, s.id, stored_document(s)) for s in subs])
+    if not all(r.ok for r in results):
+        raise SystemExit(f"alert_latency: subscriptions refused: {[r.error for r in results if not r.ok][:2]}")
+    backend.refresh(settings.search.subscriptions_index)
+    store = SubscriptionStore(backend)
+    matcher = SubscriptionMatcher(subs)
+    percolated: list[float] = []
+
+    def timed_percolate(documents, ids):
+        start = time.perf_counter()
+        try:
+            return store.percolate(documents, ids)
+        finally:
+            percolated.append((time.perf_counter() - start) * 1000)
+
+    ours, matched = timed(lambda: match_events(events, matcher, timed_percolate), repeats)
+    theirs, hits = timed(lambda: percolate_all(store, events, len(subs)), repeats)
+    pairs_ours = {(s.id, e["id"]) for e, ss in zip(events, matched, strict=True) for s in ss}
+    pairs_theirs = {(sid, events[slot]["id"]) for slot, ids in hits.items() for sid in ids}
+    in_process = [t - p for t, p in zip(ours, percolated[1:], strict=False)]
+    backend.client.delete_by_query(index=settings.search.subscriptions_index, body={"query": {"match_all": {}}},
+                                   refresh=True, conflicts="proceed")
+    return {"subscriptions": len(subs), **Counter(kind_of(s) for s in subs),
+            "filters_plus_text_percolation_ms": ms(ours),
+            "of_which_in_process_ms": ms(in_process) if in_process else None,
+            "of_which_percolation_ms": ms(percolated[1:]) if len(percolated) > 1 else None,
+            "text_candidates_percolated": sum(1 for e in events for s in matcher.candidates(e) if s.query),
+            "percolate_everything_ms": ms(theirs),
+            "alerts": len(pairs_ours), "same_alerts_both_ways": pairs_ours == pairs_theirs,
+            "differences": len(pairs_ours ^ pairs_theirs)}
+
+
+def matching_only(args) -> int:
+    base = load_settings()
+    stack.up(base.stack)
+    run = f"alertmatch{uuid.uuid4().hex[:6]}"
+    settings = run_settings(base, run)
+    backend = SearchBackend(settings.search)
+    backend.ensure_templates()
+    corpus = texts(3000)
+    vocab = Vocabulary(corpus)
+    print(f"tagging the corpus for {args.batch} events ...", file=sys.stderr)
+    events = real_events(args.batch)
+    load_start = load()
+    rows = []
+    try:
+        for size in args.sizes:
+            subs = make_subscriptions(size, vocab, "http://127.0.0.1:9/alerts", random.Random(args.seed))
+            print(f"{size} subscriptions ...", file=sys.stderr)
+            rows.append(matching_at(settings, subs, events, args.repeats))
+    finally:
+        backend.delete_indices()
+    result = {"benchmark": f"matching one batch of {len(events)} real events, local OpenSearch",
+              "source": str(CORPUS) if CORPUS.exists() else "synthetic", "events": len(events),
+              "repeats": args.repeats, "runs": rows, "load_avg_1m_start": load_start, "load_avg_1m_end": load(),
+              "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    for row in rows:
+        if not row["same_alerts_both_ways"]:
+            print(f"alert_latency: the two ways disagree on {row['differences']} pairs at {row['subscriptions']} "
+                  "subscriptions: a matching bug (see tests/integration/test_subscription_semantics.py)")
+    save_and_compare("alert-matching", result, args.save_baseline, compare_matching)
+    return 0
+
+
+def compare_matching(r: dict, b: dict) -> str:
+    lines = [f"vs stored baseline ({b['when']}):"]
+    old = {row["subscriptions"]: row for row in b["runs"]}
+    for row in r["runs"]:
+        was = old.get(row["subscriptions"])
+        if was:
+            lines.append(f"  {row['subscriptions']}: ours {row['filters_plus_text_percolation_ms']['median']} vs "
+                         f"{was['filters_plus_text_percolation_ms']['median']} ms, everything percolated "
+                         f"{row['percolate_everything_ms']['median']} vs {was['percolate_everything_ms']['median']} ms")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=200, help="items per second (default 200)")
+    parser.add_argument("--seconds", type=float, default=60, help="how long to publish (default 60)")
+    parser.add_argument("--subscriptions", type=int, default=1000)
+    parser.add_argument("--drain-timeout", type=float, default=600, help="seconds to wait for the backlog after publishing")
+    parser.add_argument("--round-trips", type=int, default=300, help="webhook round trips in the baseline")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep this run's topics and indices")
+    parser.add_argument("--matching-only", action="store_true")
+    parser.add_argument("--sizes", type=lambda v: [int(x) for x in v.split(",")], default=[1000, 10000])
+    parser.add_argument("--batch", type=int, default=BATCH, help="events per batch in --matching-only")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--save-baseline", action="store_true")
+    args = parser.parse_args()
+    return matching_only(args) if args.matching_only else end_to_end(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
