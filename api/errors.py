@@ -62,11 +62,14 @@ def unprocessable(errors: list[dict]) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": f"the request is not valid: {summary}", "errors": errors})
 
 
-def is_connection_error(err: Exception) -> bool:
-    """The search or Kafka client could not reach its server (either client's own class)."""
-    names = {cls.__name__ for cls in type(err).__mro__}
-    return bool(names & {"ConnectionError", "ConnectionTimeout", "TransportError", "KafkaTimeoutError",
-                         "NoBrokersAvailable"}) and getattr(err, "status_code", None) in (None, "N/A")
+def connection_errors() -> tuple[type[Exception], ...]:
+    """How either search client, and Kafka's, say their server did not answer."""
+    import elastic_transport
+    import kafka.errors
+    import opensearchpy.exceptions
+
+    return (opensearchpy.exceptions.ConnectionError, elastic_transport.ConnectionError,
+            elastic_transport.ConnectionTimeout, kafka.errors.KafkaTimeoutError)
 
 
 def install(app, search_url: str) -> None:
@@ -86,13 +89,17 @@ def install(app, search_url: str) -> None:
     async def _query_invalid(request: Request, err: FieldError):
         return unprocessable([{"field": err.parameter, "message": str(err)}])
 
+    async def _unavailable(request: Request, err: Exception):
+        LOG.warning("%s %s: a server did not answer (%s)", request.method, request.url.path, type(err).__name__)
+        return JSONResponse(status_code=503, content={
+            "detail": f"the search engine at {search_url} (or Kafka) did not answer: check that it runs "
+                      "(`newswatch stack up` locally; GET /readyz says which), then try again"})
+
+    for error in connection_errors():  # an outage is no bug: a 503 and one log line, no traceback
+        app.add_exception_handler(error, _unavailable)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, err: Exception):
-        if is_connection_error(err):
-            LOG.warning("%s %s: a server did not answer (%s)", request.method, request.url.path, type(err).__name__)
-            return JSONResponse(status_code=503, content={
-                "detail": f"the search engine at {search_url} (or Kafka) did not answer: check that it runs "
-                          "(`newswatch stack up` locally; GET /readyz says which), then try again"})
         LOG.exception("%s %s failed", request.method, request.url.path)
         return JSONResponse(status_code=500, content={
             "detail": f"internal error ({type(err).__name__}); the API log has the details: please report it"})

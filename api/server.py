@@ -35,7 +35,10 @@ def serve(settings: Settings, host: str, port: int, say=print) -> int:
 
     from .app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # newswatch's own lines (one per request) at INFO; the clients' chatter (a line per search call) only
+    # when something is wrong
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("newswatch").setLevel(logging.INFO)
     if not is_loopback(host):
         LOG.warning("listening on %s, beyond loopback: tokens travel in clear over plain HTTP, so put a TLS "
                     "proxy in front", host)

@@ -2,8 +2,9 @@
 country's GeoJSON outline, in the wheel: no tile server, no download). The page projects and
 draws them itself as SVG.
 
-A few countries have no outline in that package (e.g. Hungary, Serbia, Myanmar, Singapore); the
-map shows them as gaps, and their events' markers still show.
+A few countries have no outline in that package (e.g. Hungary, Serbia, Myanmar, Singapore), and
+for Palestine it holds only a bounding box, which is left out (a box drawn over Israel would be
+wrong); the map shows these as gaps, and their events' markers still show.
 """
 from __future__ import annotations
 
@@ -34,9 +35,14 @@ def _rings(geometry: dict) -> list[list[list[float]]]:
                 point = [round(lon, DECIMALS), round(lat, DECIMALS)]
                 if not points or points[-1] != point:
                     points.append(point)
-            if len(points) >= 3:
+            if len(points) >= 3 and not _is_box(points):
                 rings.append(points)
     return rings
+
+
+def _is_box(points: list[list[float]]) -> bool:
+    """A ring with two longitudes and two latitudes is a bounding box, not an outline."""
+    return len({p[0] for p in points}) == 2 and len({p[1] for p in points}) == 2
 
 
 def outline_of(record: dict) -> dict | None:

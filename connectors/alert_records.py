@@ -23,7 +23,8 @@ class AlertRecords:
         """Durable when this returns (acknowledged by the bulk API); raises SearchError otherwise."""
         if not docs:
             return
-        results = self.backend.bulk_index([(self.index, d["id"], d) for d in docs])
+        # merged, not replaced: an analyst's acknowledgement and the first decision time stay
+        results = self.backend.bulk_index([(self.index, d["id"], d) for d in docs], upsert=True)
         failed = [r for r in results if not r.ok]
         if failed:
             raise SearchError(f"{len(failed)} alert record(s) refused, first: {failed[0].error}", retryable=False)

@@ -154,10 +154,11 @@ class SearchBackend:
         return bool(nodes) and all(has_it(n) for n in nodes)
 
     # -- writes -------------------------------------------------------------------------------
-    def bulk_index(self, docs: list[tuple[str, str, dict | None]]) -> list[BulkItemResult]:
+    def bulk_index(self, docs: list[tuple[str, str, dict | None]], upsert: bool = False) -> list[BulkItemResult]:
         """Index (index, id, doc) triples, or delete where doc is None (a missing document is
-        already deleted: fine). Retries the request, and the items that got 429, with exponential
-        backoff; returns one result per input, in order."""
+        already deleted: fine); with `upsert`, merge each doc into the stored one instead of
+        replacing it (fields others set, such as an acknowledgement, stay). Retries the request,
+        and the items that got 429, with exponential backoff; returns one result per input, in order."""
         pending = list(range(len(docs)))
         results: list[BulkItemResult | None] = [None] * len(docs)
         attempt = 0
@@ -167,6 +168,9 @@ class SearchBackend:
                 index, doc_id, doc = docs[i]
                 if doc is None:
                     body.append({"delete": {"_index": index, "_id": doc_id}})
+                elif upsert:
+                    body.append({"update": {"_index": index, "_id": doc_id}})
+                    body.append({"doc": doc, "doc_as_upsert": True})
                 else:
                     body.append({"index": {"_index": index, "_id": doc_id}})
                     body.append(doc)

@@ -121,9 +121,37 @@ def run_demo(s: Settings, sample: Path, timeout_s: float = 300) -> int:
         receiver.close()
     print(f"    {len(receiver.received)} alert(s) delivered to the webhook")
     _report(s, backend)
+    _start_api(s, env, logs)
     print(f"\nThe stack is still running: search it at {s.search.url} (indices {s.search.articles_index}, "
           f"{s.search.events_index}, {s.search.alerts_index}); `newswatch stack down` stops it.")
+    print("Kibana users: newswatch kibana import --url http://<kibana host>:5601 [--user NAME | --api-key ID:KEY]"
+          "  (OpenSearch Dashboards: add --opensearch-dashboards)")
     return 0
+
+
+def _start_api(s: Settings, env: dict, logs: Path) -> None:
+    """The API and the analysts' page, left running like the stack, with a token to sign in."""
+    import urllib.request
+
+    from api.auth import TokenStore
+
+    store = TokenStore(SearchBackend(s.search), s.api.tokens_index)
+    store.ensure_index()
+    token = store.create("demo", admin=True)
+    api = _start(["api"], env, logs / "api-demo.log")
+    url = f"http://{s.api.host}:{s.api.port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and api.poll() is None:
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=2).close()
+            break
+        except OSError:
+            time.sleep(0.5)
+    if api.poll() is not None:
+        print(f"    the API did not start (port {s.api.port} in use?); see {logs / 'api-demo.log'}", file=sys.stderr)
+        return
+    print(f"    API and page: {url}/  (docs {url}/docs); sign in with the admin token {token}")
+    print(f"    the API keeps running (pid {api.pid}; `kill {api.pid}` stops it)")
 
 
 def _report(s: Settings, backend: SearchBackend) -> None:

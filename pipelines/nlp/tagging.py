@@ -266,6 +266,23 @@ def _target_words(words: list[str], first: int, last: int, lex: Lexicon) -> list
     return words[start:end]
 
 
+_MOVEMENT = frozenset({"reinforcement", "massing", "mobilization", "alert_raised"})  # not recruiting or arming
+MOVEMENT_BEFORE = 3  # words before a build-up pattern where what moves may be named ("aid convoys")
+MOVEMENT_AFTER = 4   # and after it ("a convoy of 75 buses")
+
+
+def _civilian_movement(words: list[str], first: int, last: int, lang: str, lex: Lexicon) -> bool:
+    """Whether what a build-up trigger moves is aid, evacuees or civilians, in its clause: a
+    humanitarian convoy or buses of evacuees are no forces readied for a fight."""
+    start = first
+    while start > max(0, first - MOVEMENT_BEFORE) and words[start - 1] not in _CLAUSE_PUNCT:
+        start -= 1
+    end = last + 1
+    while end < min(len(words), last + 1 + MOVEMENT_AFTER) and words[end] not in _CLAUSE_PUNCT:
+        end += 1
+    return _names_any(words[start:end], lex.civilian_movement.get(lang, frozenset()))
+
+
 def _frame_missing(trig: Trigger, words: list[str], first: int, last: int, lang: str, lex: Lexicon) -> bool:
     """Whether the clause lacks what the trigger's frame needs: an armed target for a bombing or
     a shooting (who is hit decides: a soldier, a patrol, a police post, a commander), and real
@@ -509,6 +526,8 @@ class Tagger:
             if trig.subtype == "capture" and _followed_by(words, last, lex.not_ground.get(lang, frozenset())):
                 continue  # weapons seized or hostages freed: no ground taken
             if trig.frame and _frame_missing(trig, words, i, last, lang, lex):
+                continue
+            if trig.subtype in _MOVEMENT and _civilian_movement(words, i, last, lang, lex):
                 continue
             if trig.modal and _modal_cue(trig, words, i, last, lang, lex):
                 continue

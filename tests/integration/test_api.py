@@ -23,6 +23,7 @@ from api.state import ApiState
 from connectors import kafka
 from connectors.alert_records import AlertRecords
 from pipelines.model import Alert, alert_id
+from pipelines.settings import KafkaSettings, SearchSettings, Settings
 
 from .conftest import REPO_DIR, wait_for
 
@@ -241,6 +242,19 @@ def test_health_and_readiness(api):
     api.state._readiness = None
     down = api("GET", "/readyz", None)
     assert down.status == 503 and "127.0.0.1:1" in down.body["checks"]["kafka"]
+
+
+def test_a_search_engine_that_does_not_answer_gets_503_with_what_to_do():
+    dead = Settings(search=SearchSettings(url="http://127.0.0.1:1"), kafka=KafkaSettings(bootstrap="127.0.0.1:1"))
+    server = BackgroundServer(create_app(dead, warm_up=False)).start()
+    try:
+        reply = call(server.url, "GET", "/api/subscriptions", "nw_any")
+        assert reply.status == 503 and "http://127.0.0.1:1" in reply.body["detail"] and "/readyz" in reply.body["detail"]
+        ready = call(server.url, "GET", "/readyz")
+        assert ready.status == 503 and set(ready.body["checks"]) == {"kafka", "search"}
+        assert all(v != "ok" for v in ready.body["checks"].values())
+    finally:
+        server.stop()
 
 
 def test_docs_and_page_are_served(api):

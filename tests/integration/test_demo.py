@@ -2,12 +2,22 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import socket
 import subprocess
 import sys
 
 from connectors.search import SearchBackend
 
 from .conftest import REPO_DIR, settings_env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def test_demo_streams_the_sample_news_and_reports_what_was_indexed(settings):
@@ -17,9 +27,14 @@ def test_demo_streams_the_sample_news_and_reports_what_was_indexed(settings):
                 "NEWSWATCH_STACK__KAFKA_CONTROLLER_PORT": str(stack.kafka_controller_port),
                 "NEWSWATCH_STACK__SEARCH_HTTP_PORT": str(stack.search_http_port),
                 "NEWSWATCH_STACK__SEARCH_TRANSPORT_PORT": str(stack.search_transport_port)})
+    env["NEWSWATCH_API__PORT"] = str(_free_port())
     done = subprocess.run([sys.executable, "-m", "pipelines.cli", "demo", "--timeout", "240"], env=env, cwd=REPO_DIR,
                           capture_output=True, text=True, timeout=600)
+    api_pid = re.search(r"`kill (\d+)` stops it", done.stdout)
+    if api_pid:
+        os.kill(int(api_pid.group(1)), signal.SIGTERM)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert api_pid and "sign in with the admin token" in done.stdout and "kibana import" in done.stdout
     sample = [json.loads(line) for line in (REPO_DIR / "deploy" / "sample" / "news.jsonl").read_text().splitlines()
               if line.strip().startswith("{") and line.strip().endswith("}")]
     valid = [item for item in sample if item.get("text")]

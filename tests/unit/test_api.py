@@ -269,6 +269,8 @@ def test_outlines_come_from_the_package_rounded():
     assert outline_of(record) == {"code": "XX", "name": "Testland",
                                   "rings": [[[1.23, 2.35], [1.24, 2.35], [3.0, 4.0], [5.0, 2.0]]]}
     assert outline_of({"ISO": {"alpha2": "YY"}, "geoJSON": {}}) is None
+    box = {"type": "Polygon", "coordinates": [[[1, 1], [1, 2], [2, 2], [2, 1], [1, 1]]]}
+    assert outline_of({"ISO": {"alpha2": "ZZ"}, "geoJSON": {"features": [{"geometry": box}]}}) is None
     by_code = {c["code"]: c for c in countries()}
     assert len(by_code) > 200 and by_code["SY"]["rings"] and by_code["IQ"]["name"] == "Iraq"
     assert sum(1 for c in by_code.values() if c["rings"]) > 150

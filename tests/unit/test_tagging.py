@@ -339,3 +339,14 @@ def test_stepping_up_needs_security_or_presence(text, expected):
 ])
 def test_ground_taken_without_force_is_no_offensive(text, expected):
     assert labels(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("A convoy of sixty buses carrying evacuees arrived in the city on Friday.", set()),
+    ("قافلة مساعدات إنسانية تصل إلى المدينة المحاصرة", set()),
+    ("A convoy of tanks and armoured vehicles arrived at the front on Friday.", {"troop_buildup"}),
+    # recruits drawn from refugees are still recruits
+    ("The militia recruited hundreds of fighters from the refugee camps.", {"troop_buildup"}),
+])
+def test_humanitarian_movement_is_no_build_up(text, expected):
+    assert labels(text) == expected
