@@ -78,36 +78,73 @@ def passes_filters(sub: Subscription, event: dict) -> bool:
     for wanted, present in checks:
         if wanted and not present.intersection(wanted):
             return False
+    return passes_measures(sub, event.get("confidence"), event.get("points") or [])
+
+
+def passes_measures(sub: Subscription, confidence: float | None, points: list[dict]) -> bool:
+    """The filters that are not exact values: minimum confidence, and a point within the radius."""
     if sub.min_confidence > 0:  # the range query: an event without a confidence never passes it
-        confidence = event.get("confidence")
         if confidence is None or as_float32(float(confidence)) < as_float32(sub.min_confidence):
             return False
     if sub.near is not None:
-        points = event.get("points") or []
-        if not any(distance_km(sub.near.lat, sub.near.lon, p["lat"], p["lon"]) <= sub.radius_km for p in points):
-            return False
+        return any(distance_km(sub.near.lat, sub.near.lon, p["lat"], p["lon"]) <= sub.radius_km for p in points)
     return True
 
 
+# The structured filters that are exact values, with how to read them off an event: the
+# matcher indexes subscriptions by each (a bit per subscription), so an event is checked only
+# against the few that want all of its values; confidence and radius are checked on those.
+_VALUE_FILTERS = (
+    ("types", lambda e: {e.get("type")}), ("subtypes", lambda e: {e.get("subtype")}),
+    ("actors", lambda e: _values(e, "actors", "canonical")), ("places", lambda e: _values(e, "locations", "canonical")),
+    ("countries", lambda e: _values(e, "locations", "country")), ("languages", lambda e: {e.get("language")}),
+)
+
+
 class SubscriptionMatcher:
-    """All subscriptions, indexed by event type so an event is checked only against the
-    subscriptions that could want it. Built anew from the subscriptions index when it changes."""
+    """All subscriptions, with an inverted index per value filter: for each filter, a bitmask of
+    the subscriptions that accept any value and one per value. An event's candidates are the AND
+    over the filters of (any | the masks of its values): a few integer operations, however many
+    subscriptions there are. Built anew from the subscriptions index when it changes."""
 
     def __init__(self, subscriptions: Iterable[Subscription] = ()) -> None:
         self.by_id: dict[str, Subscription] = {}
-        self._by_type: dict[str | None, list[Subscription]] = defaultdict(list)
         for sub in subscriptions:
             self.by_id[sub.id] = sub
-            for t in dict.fromkeys(sub.types or [None]):  # None: wants every type; a type given twice counts once
-                self._by_type[t].append(sub)
+        self._subs = list(self.by_id.values())
+        self._any = dict.fromkeys((name for name, _ in _VALUE_FILTERS), 0)
+        self._by_value: dict[str, dict] = {name: defaultdict(int) for name, _ in _VALUE_FILTERS}
+        for bit, sub in enumerate(self._subs):
+            for name, _ in _VALUE_FILTERS:
+                wanted = getattr(sub, name)
+                if not wanted:
+                    self._any[name] |= 1 << bit
+                for value in wanted:
+                    self._by_value[name][value] |= 1 << bit
 
     def __len__(self) -> int:
         return len(self.by_id)
 
     def candidates(self, event: dict) -> list[Subscription]:
         """Subscriptions whose structured filters the event passes (text queries not yet checked)."""
-        pool = self._by_type.get(event.get("type"), []) + self._by_type.get(None, [])
-        return [sub for sub in pool if passes_filters(sub, event)]
+        mask = (1 << len(self._subs)) - 1
+        for name, values_of in _VALUE_FILTERS:
+            allowed = self._any[name]
+            index = self._by_value[name]
+            for value in values_of(event):
+                allowed |= index.get(value, 0)
+            mask &= allowed
+            if not mask:
+                return []
+        confidence, points = event.get("confidence"), event.get("points") or []
+        found = []
+        while mask:  # the value filters hold for every bit left: check the measures
+            low = mask & -mask
+            sub = self._subs[low.bit_length() - 1]
+            if passes_measures(sub, confidence, points):
+                found.append(sub)
+            mask ^= low
+        return found
 
 
 ALERT_EVENT_DROP = ("text",)  # the whole article text stays in the indices, not in every alert

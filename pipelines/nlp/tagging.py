@@ -234,16 +234,6 @@ def _not_against_armed_foes(words: list[str], last: int, lang: str, lex: Lexicon
     return not _names_any(words, lex.strike_means.get(lang, frozenset()))
 
 
-def _clause_after(words: list[str], last: int, limit: int) -> list[str]:
-    """Up to `limit` words after a pattern, stopping at clause punctuation."""
-    out = []
-    for j in range(last + 1, min(last + 1 + limit, len(words))):
-        if words[j] in _CLAUSE_PUNCT:
-            break
-        out.append(words[j])
-    return out
-
-
 _TARGET_STOPS = frozenset(".,;:!?()")
 TARGET_BEFORE = 2   # words before a bombing that may name what it hit ("police vehicle targeted by")
 TARGET_AFTER = 10   # words after it ("a car bomb at the entrance of a police station")
