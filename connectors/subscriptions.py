@@ -11,6 +11,7 @@ from pipelines.model import Subscription
 from .search import SearchBackend
 
 PAGE = 1000
+PAGE_LIMIT = 10_000  # the engines' default index.max_result_window
 
 
 class SubscriptionStore:
@@ -57,14 +58,16 @@ class SubscriptionStore:
     def percolate(self, documents: list[dict], sub_ids: Iterable[str]) -> dict[int, set[str]]:
         """Which of the given subscriptions each document matches: {document slot: subscription ids}."""
         ids = sorted(set(sub_ids))
-        if not documents or not ids:
-            return {}
-        body = {"size": len(ids), "_source": False, "query": {"bool": {
-            "filter": [{"percolate": {"field": "query", "documents": documents}}, {"ids": {"values": ids}}]}}}
         found: dict[int, set[str]] = {}
-        for hit in self.backend.search(self.index, body)["hits"]["hits"]:
-            for slot in hit.get("fields", {}).get("_percolator_document_slot", []):
-                found.setdefault(int(slot), set()).add(hit["_id"])
+        if not documents:
+            return found
+        for start in range(0, len(ids), PAGE_LIMIT):  # a search returns at most 10,000 hits
+            chunk = ids[start:start + PAGE_LIMIT]
+            body = {"size": len(chunk), "_source": False, "query": {"bool": {
+                "filter": [{"percolate": {"field": "query", "documents": documents}}, {"ids": {"values": chunk}}]}}}
+            for hit in self.backend.search(self.index, body)["hits"]["hits"]:
+                for slot in hit.get("fields", {}).get("_percolator_document_slot", []):
+                    found.setdefault(int(slot), set()).add(hit["_id"])
         return found
 
     def _scan(self, query: dict) -> Iterable[dict]:

@@ -65,7 +65,11 @@ def runner_options(settings: Settings, extra: list[str] | None = None) -> Pipeli
     environment = [f"--environment_type={p.environment_type}"]
     if p.environment_config:
         environment.append(f"--environment_config={p.environment_config}")
-    return PipelineOptions(_runner_args(p) + environment + ["--streaming", "--job_name=newswatch"] + (extra or []))
+    # Beam applies job_server_timeout (default 300 s) to the job's state and message streams as
+    # well: a streaming job's driver then died every five minutes (DEADLINE_EXCEEDED) and the
+    # supervisor restarted it. A streaming job runs for good, so the streams get a year.
+    streaming = ["--streaming", "--job_name=newswatch", f"--job_server_timeout={365 * 86400}"]
+    return PipelineOptions(_runner_args(p) + environment + streaming + (extra or []))
 
 
 def prepare(settings: Settings) -> None:

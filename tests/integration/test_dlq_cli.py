@@ -94,7 +94,7 @@ def test_dlq_replay_sends_a_too_large_item_back_once_the_limit_is_raised(setting
     articles = settings.search.articles_index
     backend = SearchBackend(settings.search)
     # 1) a pipeline with a small item limit dead-letters the big item
-    monkeypatch.setenv("NEWSWATCH_PIPELINE__MAX_ITEM_BYTES", "2000")
+    settings.pipeline.max_item_bytes = 2000  # the child gets its settings from this object
     proc = pipeline()
     big = news_item("big", " ".join(SENTENCES * 12))
     assert len(big) > 2000
@@ -105,7 +105,7 @@ def test_dlq_replay_sends_a_too_large_item_back_once_the_limit_is_raised(setting
     proc.kill(signal.SIGTERM)
 
     # 2) the user raises the limit; the restarted pipeline does not read the big item again by itself
-    monkeypatch.setenv("NEWSWATCH_PIPELINE__MAX_ITEM_BYTES", "1000000")
+    settings.pipeline.max_item_bytes = 1_000_000
     proc = pipeline()
     kafka.produce(settings.kafka, [news_item("marker", SENTENCES[1])])
     wait_for(lambda: backend.get(articles, "item-marker"), 120, "an item after the restart", proc)
