@@ -95,11 +95,13 @@ def producer(s: KafkaSettings) -> KafkaProducer:
                          max_request_size=4 * 1024 * 1024, retries=10)
 
 
-def produce(s: KafkaSettings, values: list[bytes], topic: str | None = None, keys: list[bytes | None] | None = None) -> None:
+def produce(s: KafkaSettings, values: list[bytes], topic: str | None = None, keys: list[bytes | None] | None = None,
+            partition: int | None = None) -> None:
+    """Send and wait for every acknowledgement; `partition` pins them all to one partition."""
     prod = producer(s)
     try:
         for i, value in enumerate(values):
-            prod.send(topic or s.topic, value=value, key=keys[i] if keys else None)
+            prod.send(topic or s.topic, value=value, key=keys[i] if keys else None, partition=partition)
         prod.flush()
     finally:
         prod.close()

@@ -69,13 +69,7 @@ def versions(settings, ids: list[str]) -> dict[str, int]:
 
 
 def produce_to(settings, partition: int, values: list[bytes]) -> None:
-    producer = kafka.producer(settings.kafka)
-    try:
-        for value in values:
-            producer.send(settings.kafka.topic, value=value, partition=partition)
-        producer.flush()
-    finally:
-        producer.close()
+    kafka.produce(settings.kafka, values, partition=partition)
 
 
 def test_backfill_of_csv_and_jsonl_gets_indexed_with_the_bar_finishing(settings, tmp_path):
