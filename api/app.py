@@ -291,9 +291,9 @@ def _epoch(iso_time: str) -> float:
 
 async def _feed(request: Request, state: ApiState, who: Principal, start: float):
     """Polls the alerts index every api.stream_poll_s for the caller's alerts written or changed
-    since the last poll, and sends each (id, updated_at) once."""
+    since the last poll, and sends each version of an alert once."""
     cursor = iso(start)
-    sent: dict[str, str] = {}
+    sent: dict[str, tuple[str, str]] = {}  # id -> (updated_at, the view sent)
     beat = time.monotonic()
     yield "retry: 2000\n\n"
     while not await request.is_disconnected():
@@ -306,12 +306,15 @@ async def _feed(request: Request, state: ApiState, who: Principal, start: float)
             yield "event: problem\ndata: {\"detail\": \"the search engine did not answer; retrying\"}\n\n"
         for record in records:
             updated = record.get("updated_at") or cursor
-            if sent.get(record["id"]) == updated:
+            view = alert_view(record).model_dump_json()
+            # Times have whole seconds, so a change within the second of the last one (an alert
+            # acknowledged right after it arrived) keeps updated_at: compare what the caller sees.
+            if sent.get(record["id"]) == (updated, view):
                 continue
-            sent[record["id"]] = updated
+            sent[record["id"]] = (updated, view)
             cursor = max(cursor, updated)
-            yield f"event: alert\nid: {record['id']}\ndata: {alert_view(record).model_dump_json()}\n\n"
-        sent = {k: v for k, v in sent.items() if v >= since}
+            yield f"event: alert\nid: {record['id']}\ndata: {view}\n\n"
+        sent = {k: v for k, v in sent.items() if v[0] >= since}
         if time.monotonic() - beat > KEEPALIVE_S:
             beat = time.monotonic()
             yield ": keepalive\n\n"

@@ -136,8 +136,8 @@ def alerts_query(owner: str | None, since: str | None = None, subscription: str 
 
 
 def stream_query(owner: str | None, updated_since: str) -> dict:
-    """Alerts of the caller written or changed at or after `updated_since` (the caller skips the
-    (id, updated_at) pairs it has already sent: times have whole seconds)."""
+    """Alerts of the caller written or changed at or after `updated_since` (times have whole
+    seconds, so the caller skips the versions it has already sent)."""
     query = alerts_query(owner)
     query["bool"]["filter"].append({"range": {"updated_at": {"gte": updated_since}}})
     return query
