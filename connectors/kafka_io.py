@@ -117,6 +117,21 @@ def read_failure_advice(err: Exception, bootstrap: str) -> str:
     return "if this repeats, check the broker's log for this partition and report the error with this message"
 
 
+class PartitionOffsetTracker(OffsetRestrictionTracker):
+    """Claims offsets of one partition; refuses the runner's dynamic splits, keeps checkpoints.
+
+    A runner that sees a read make no progress for a while asks to split the rest of its range:
+    Prism 2.75 asks for half of [offset, 2^63) after 100 ms without progress. The residual would
+    be a second reader of the same partition, from offset 2^62, polling for ever and dropping
+    everything it fetches. One reader per partition keeps the log in order, so only checkpoints
+    (`defer_remainder`, a split at fraction 0) are allowed."""
+
+    def try_split(self, fraction_of_remainder):
+        if fraction_of_remainder > 0:
+            return None
+        return super().try_split(fraction_of_remainder)
+
+
 class ReadPartitionFn(beam.DoFn, RestrictionProvider):
     """Splittable DoFn over one topic-partition; it is its own restriction provider because the
     initial restriction needs the settings (where the group's committed offset is).
@@ -145,7 +160,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         return OffsetRange(start, END_OF_TIME)
 
     def create_tracker(self, restriction: OffsetRange) -> OffsetRestrictionTracker:
-        return OffsetRestrictionTracker(restriction)
+        return PartitionOffsetTracker(restriction)
 
     def restriction_size(self, element, restriction: OffsetRange) -> int:
         return 1  # unbounded: the runner needs a number, not a true backlog

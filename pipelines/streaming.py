@@ -38,6 +38,14 @@ def build(pipeline: beam.Pipeline, settings: Settings, partitions: list[int] | N
     matched = batches | "Match" >> MatchSubscriptions(settings.search, settings.alerts)
     written = matched | "Write" >> WriteDocumentsAndAlerts(settings.search, settings.kafka, settings.alerts)
     dead_letters(written[DEAD], "Index")
+    # Nothing flows here (the writer only emits dead letters). The edge gives the fused stage an
+    # output: Prism 2.75 waits for a stage's bundle in a loop that spins on a closed channel when
+    # the stage has no outputs, two cores busy for a stream with nothing to read.
+    written.done | "EndOfBundle" >> beam.Reshuffle() | "Discard" >> beam.Map(_discard)
+
+
+def _discard(_) -> None:
+    return None
 
 
 def _runner_args(p) -> list[str]:

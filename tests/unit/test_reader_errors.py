@@ -1,10 +1,12 @@
-"""The reader's pure helpers for polls that fail: where a corrupt batch ends, how long to back off,
+"""The reader's pure helpers: its restriction tracker, and for polls that fail where a corrupt batch ends, how long to back off,
 and what the user is told. The real broker side is in tests/integration/test_codecs.py."""
 import pytest
 from kafka import TopicPartition
 from kafka.errors import CorruptRecordError, KafkaConnectionError, KafkaTimeoutError, UnsupportedCodecError
 
-from connectors.kafka_io import (READ_RETRY_MAX_S, corrupt_batch_offset, corrupt_range_message,
+from apache_beam.io.restriction_trackers import OffsetRange
+
+from connectors.kafka_io import (END_OF_TIME, READ_RETRY_MAX_S, PartitionOffsetTracker, corrupt_batch_offset, corrupt_range_message,
                                  first_readable_offset, read_failure_advice, read_retry_delay_s)
 
 
@@ -73,3 +75,12 @@ def test_the_corrupt_range_message_names_the_range_and_the_remedy():
     message = corrupt_range_message("news", 2, 40, 43, str(_crc_error(40)))
     assert "news:2" in message and "offsets 40-42" in message and "from 43" in message
     assert "send the items of that offset range again" in message
+
+
+def test_a_partition_reader_refuses_dynamic_splits_but_checkpoints():
+    tracker = PartitionOffsetTracker(OffsetRange(5, END_OF_TIME))
+    assert tracker.try_claim(5) and tracker.try_claim(6)
+    assert tracker.try_split(0.5) is None  # a second reader of the partition from offset 2^62: refused
+    assert tracker.current_restriction() == OffsetRange(5, END_OF_TIME)
+    primary, residual = tracker.try_split(0)  # defer_remainder: the rest comes back later, from 7
+    assert primary == OffsetRange(5, 7) and residual == OffsetRange(7, END_OF_TIME)
