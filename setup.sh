@@ -17,9 +17,9 @@ fi
 # Compile the hot NLP modules (Cython, from the same .py files) unless a build from the current
 # sources is there; without a C compiler the pure-Python modules run (slower, same results).
 if ! NEWSWATCH_PURE_PYTHON= .venv/bin/python -W ignore -c \
-    'import sys; from pipelines.nlp._accel import compiled_dir_if_current as c; sys.exit(c() is None)'; then
+    'import sys; from newswatch.pipelines.nlp._accel import compiled_dir_if_current as c; sys.exit(c() is None)'; then
   echo "compiling the NLP hot paths (first time, or after they changed)..."
-  .venv/bin/python -W ignore::UserWarning -c 'import sys; from pipelines.nlp._accel import build; sys.exit(build())' \
+  .venv/bin/python -W ignore::UserWarning -c 'import sys; from newswatch.pipelines.nlp._accel import build; sys.exit(build())' \
     || echo "note: running the NLP modules as pure Python" >&2
 fi
 if [ ! -x var/bin/prism ] || [ "$(cat var/bin/prism.version 2>/dev/null)" != "$BEAM_VERSION" ]; then

@@ -24,8 +24,8 @@ from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 
-from pipelines.model import EVENT_TYPES, Subscription
-from pipelines.settings import Settings
+from newswatch.pipelines.model import EVENT_TYPES, Subscription
+from newswatch.pipelines.settings import Settings
 
 from . import errors
 from .auth import Principal, token_hash
@@ -160,7 +160,7 @@ def _owner_for(body: SubscriptionInput, who: Principal, current: str) -> str:
 
 def _check_targets(sub: Subscription, allowed_networks: list[str]) -> None:
     """The delivery worker's SSRF check, per channel, so the error names the channel."""
-    from connectors.channels.ssrf import RefusedURL, check_url
+    from newswatch.connectors.channels.ssrf import RefusedURL, check_url
 
     for i, channel in enumerate(sub.channels):
         if channel.type in ("webhook", "slack"):
@@ -359,7 +359,7 @@ def _add_search_routes(app: APIRouter, state: ApiState) -> None:
     @app.get("/api/meta", response_model=Meta, tags=["events"])
     def meta(who: Principal = Depends(caller)):
         """Choices for forms: event types, known actors, countries."""
-        from pipelines.nlp.resources import load_data
+        from newswatch.pipelines.nlp.resources import load_data
 
         from .worldmap import countries
 

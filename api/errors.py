@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from pipelines.alerting.service import SubscriptionError
+from newswatch.pipelines.alerting.service import SubscriptionError
 
 from .queries import PARAMETER_OF_FIELD, FieldError
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines.model import Alert, Subscription
+from newswatch.pipelines.model import Alert, Subscription
 
 SERVER_FIELDS = ("id", "owner", "created_at")
 

@@ -80,8 +80,8 @@ def place_index() -> PlaceIndex:
     global _index
     with _lock:
         if _index is None:
-            from pipelines.nlp.geo import gazetteer
-            from pipelines.nlp.lexicon import words_of
+            from newswatch.pipelines.nlp.geo import gazetteer
+            from newswatch.pipelines.nlp.lexicon import words_of
 
             _index = PlaceIndex((n for names in gazetteer().values() for n in names), words_of)
         return _index

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from pipelines.alerting.matching import subscription_query
-from pipelines.model import Subscription
+from newswatch.pipelines.alerting.matching import subscription_query
+from newswatch.pipelines.model import Subscription
 
 MAX_RESULT_WINDOW = 10_000  # the engines' default index.max_result_window
 RELATIVE = re.compile(r"^\s*(\d{1,6})\s*([mhdw])\s*$")

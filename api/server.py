@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 
-from pipelines.settings import Settings
+from newswatch.pipelines.settings import Settings
 
 LOG = logging.getLogger("newswatch.api")
 

@@ -7,8 +7,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from pipelines.model import Subscription, WebhookChannel
-from pipelines.settings import Settings
+from newswatch.pipelines.model import Subscription, WebhookChannel
+from newswatch.pipelines.settings import Settings
 
 from .auth import Principal, TokenStore
 from .limits import RateLimiter
@@ -53,8 +53,8 @@ def carry_webhook_secrets(new: Subscription, old: Subscription | None) -> tuple[
 
 class ApiState:
     def __init__(self, settings: Settings) -> None:
-        from connectors.alert_records import AlertRecords
-        from pipelines.alerting.service import SubscriptionService
+        from newswatch.connectors.alert_records import AlertRecords
+        from newswatch.pipelines.alerting.service import SubscriptionService
 
         self.settings = settings
         self.service = SubscriptionService(settings)
@@ -132,7 +132,7 @@ class ApiState:
 
 
 def check_kafka(settings: Settings) -> str:
-    from connectors import kafka
+    from newswatch.connectors import kafka
 
     consumer = None
     try:

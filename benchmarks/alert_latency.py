@@ -59,13 +59,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from connectors import kafka, stack  # noqa: E402
-from connectors.search import SearchBackend  # noqa: E402
-from connectors.subscriptions import SubscriptionStore  # noqa: E402
-from pipelines.alerting.matching import SubscriptionMatcher, match_events, subscription_query  # noqa: E402
-from pipelines.alerting.service import SubscriptionService  # noqa: E402
-from pipelines.model import EVENT_TYPES, Alert, Subscription, alert_id  # noqa: E402
-from pipelines.settings import Settings, as_environment, load_settings  # noqa: E402
+from newswatch.connectors import kafka, stack  # noqa: E402
+from newswatch.connectors.search import SearchBackend  # noqa: E402
+from newswatch.connectors.subscriptions import SubscriptionStore  # noqa: E402
+from newswatch.pipelines.alerting.matching import SubscriptionMatcher, match_events, subscription_query  # noqa: E402
+from newswatch.pipelines.alerting.service import SubscriptionService  # noqa: E402
+from newswatch.pipelines.model import EVENT_TYPES, Alert, Subscription, alert_id  # noqa: E402
+from newswatch.pipelines.settings import Settings, as_environment, load_settings  # noqa: E402
 from results_file import save_and_compare  # noqa: E402
 
 CORPUS = HERE.parent.parent / "shared" / "corpus" / "news.jsonl"
@@ -107,8 +107,8 @@ class Vocabulary:
     on a word every article has, or none has, measures nothing)."""
 
     def __init__(self, sample: list[str]) -> None:
-        from pipelines.nlp.geo import gazetteer
-        from pipelines.nlp.resources import load_data
+        from newswatch.pipelines.nlp.geo import gazetteer
+        from newswatch.pipelines.nlp.resources import load_data
 
         places = {n.canonical: n for names in gazetteer().values() for n in names
                   if n.country in REGION and n.lat is not None}
@@ -233,7 +233,7 @@ def run_settings(base: Settings, run: str) -> Settings:
 
 def spawn(settings: Settings, args: list[str], log: Path) -> subprocess.Popen:
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "pipelines.cli", *args], env=as_environment(settings),
+        return subprocess.Popen([sys.executable, "-m", "newswatch.pipelines.cli", *args], env=as_environment(settings),
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=HERE.parent)
 
 
@@ -342,9 +342,9 @@ def alerts_on_topic(settings: Settings, warmup_article: str) -> dict[str, int]:
 def webhook_round_trips(settings: Settings, receiver: Receiver, n: int) -> dict:
     """The baseline: the webhook channel's own sender, POSTing a real-sized alert to the same
     receiver, one at a time; milliseconds per call."""
-    from connectors.channels.base import Delivery
-    from connectors.channels.webhook import WebhookSender
-    from pipelines.model import WebhookChannel
+    from newswatch.connectors.channels.base import Delivery
+    from newswatch.connectors.channels.webhook import WebhookSender
+    from newswatch.pipelines.model import WebhookChannel
 
     sender = WebhookSender(WebhookChannel(url=receiver.url, secret="benchmark-key"), settings.alerts)
     event = {"id": "x:0:offensive:aleppo", "type": "offensive", "subtype": "air_strike", "confidence": 0.9,
@@ -391,7 +391,7 @@ def end_to_end(args) -> int:
     stack.up(base.stack)
     run = f"alertbench{uuid.uuid4().hex[:6]}"
     settings = run_settings(base, run)
-    from pipelines.streaming import prepare
+    from newswatch.pipelines.streaming import prepare
 
     prepare(settings)
     receiver = Receiver()
@@ -495,9 +495,9 @@ def delete_topics(settings: Settings) -> None:
 
 def real_events(n: int) -> list[dict]:
     """n event documents made by the in-process chain (parse, NLP, documents) from the corpus."""
-    from pipelines.article_steps import RecordProcessor
-    from pipelines.model import IndexRequest, KafkaRecord
-    from pipelines.settings import SearchSettings
+    from newswatch.pipelines.article_steps import RecordProcessor
+    from newswatch.pipelines.model import IndexRequest, KafkaRecord
+    from newswatch.pipelines.settings import SearchSettings
 
     search = SearchSettings()
     processor = RecordProcessor(search, 1_000_000)

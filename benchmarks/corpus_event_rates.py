@@ -20,8 +20,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from pipelines.nlp.evaluate import EVENT_TYPES  # noqa: E402
-from pipelines.nlp.tagging import tag  # noqa: E402
+from newswatch.pipelines.nlp.evaluate import EVENT_TYPES  # noqa: E402
+from newswatch.pipelines.nlp.tagging import tag  # noqa: E402
 
 CORPUS = HERE.parent.parent / "shared" / "corpus" / "news.jsonl"
 

@@ -27,9 +27,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from connectors import kafka, stack  # noqa: E402
-from connectors.search import SearchBackend  # noqa: E402
-from pipelines.settings import KafkaSettings, SearchSettings, load_settings  # noqa: E402
+from newswatch.connectors import kafka, stack  # noqa: E402
+from newswatch.connectors.search import SearchBackend  # noqa: E402
+from newswatch.pipelines.settings import KafkaSettings, SearchSettings, load_settings  # noqa: E402
 from results_file import save_and_compare  # noqa: E402
 
 CORPUS = HERE.parent.parent / "shared" / "corpus" / "news.jsonl"
@@ -82,7 +82,7 @@ def main() -> int:
            "NEWSWATCH_KAFKA__GROUP_ID": ks.group_id, "NEWSWATCH_SEARCH__ARTICLES_INDEX": ss.articles_index,
            "NEWSWATCH_SEARCH__EVENTS_INDEX": ss.events_index}
     log = open(base.stack.home / f"{run}.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run"], env=env, stdout=log,
+    proc = subprocess.Popen([sys.executable, "-m", "newswatch.pipelines.cli", "run"], env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True, cwd=HERE.parent)
     try:
         corpus = texts(args.latency_items + args.burst)

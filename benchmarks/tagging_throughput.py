@@ -31,10 +31,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from pipelines.nlp.language import detect_language  # noqa: E402
-from pipelines.nlp.normalize import normalize  # noqa: E402
-from pipelines.nlp import tagging  # noqa: E402
-from pipelines.nlp.tagging import default_tagger  # noqa: E402
+from newswatch.pipelines.nlp.language import detect_language  # noqa: E402
+from newswatch.pipelines.nlp.normalize import normalize  # noqa: E402
+from newswatch.pipelines.nlp import tagging  # noqa: E402
+from newswatch.pipelines.nlp.tagging import default_tagger  # noqa: E402
 from results_file import save_and_compare  # noqa: E402
 
 CORPUS = HERE.parent.parent / "shared" / "corpus" / "news.jsonl"

@@ -12,7 +12,7 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
-from pipelines.settings import KafkaSettings, SettingsError
+from newswatch.pipelines.settings import KafkaSettings, SettingsError
 
 # At DEBUG these kafka-python loggers print the client configuration and every request, the SASL
 # PLAIN login bytes included: with a secret configured they are held at INFO.

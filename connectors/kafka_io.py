@@ -25,8 +25,8 @@ from apache_beam.io.watermark_estimators import MonotonicWatermarkEstimator
 from apache_beam.transforms.core import RestrictionProvider, WatermarkEstimatorProvider
 from apache_beam.utils.timestamp import Duration, Timestamp
 
-from pipelines.model import DeadLetter, Done, KafkaRecord
-from pipelines.settings import KafkaSettings
+from newswatch.pipelines.model import DeadLetter, Done, KafkaRecord
+from newswatch.pipelines.settings import KafkaSettings
 
 from . import kafka, metrics
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge, Histogram, Info, disable_created_metrics, start_http_server
 
-from pipelines.settings import KafkaSettings
+from newswatch.pipelines.settings import KafkaSettings
 
 LOG = logging.getLogger(__name__)
 LAG_REFRESH_S = 5.0

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.settings import REPO_DIR, SearchSettings, api_key_token
+from newswatch.pipelines.settings import REPO_DIR, SearchSettings, api_key_token
 
 from . import metrics
 

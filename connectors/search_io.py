@@ -10,8 +10,8 @@ import time
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from pipelines.model import DeadLetter, IndexRequest
-from pipelines.settings import AlertSettings, KafkaSettings, SearchSettings
+from newswatch.pipelines.model import DeadLetter, IndexRequest
+from newswatch.pipelines.settings import AlertSettings, KafkaSettings, SearchSettings
 
 from . import kafka, metrics
 from .kafka_io import CommitsDurableOffsets

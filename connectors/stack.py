@@ -23,7 +23,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.settings import REPO_DIR, StackSettings
+from newswatch.pipelines.settings import REPO_DIR, StackSettings
 
 DEPLOY = REPO_DIR / "deploy" / "stack"
 READY_TIMEOUT_S = 180

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from pipelines.model import Subscription
+from newswatch.pipelines.model import Subscription
 
 from .search import SearchBackend
 

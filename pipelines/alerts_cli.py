@@ -5,14 +5,14 @@ import argparse
 import json
 from datetime import UTC, datetime
 
-from pipelines.dlq import SINCE_HELP, parse_since
+from newswatch.pipelines.dlq import SINCE_HELP, parse_since
 
 
 def _records():
-    from connectors.alert_records import AlertRecords
-    from connectors.search import SearchBackend
-    from pipelines.settings import load_settings
-    from pipelines.streaming import prepare
+    from newswatch.connectors.alert_records import AlertRecords
+    from newswatch.connectors.search import SearchBackend
+    from newswatch.pipelines.settings import load_settings
+    from newswatch.pipelines.streaming import prepare
 
     settings = load_settings()
     prepare(settings)
@@ -52,8 +52,8 @@ def cmd_failed(args: argparse.Namespace, user_error) -> int:
 
 
 def cmd_deliver(args: argparse.Namespace, user_error) -> int:
-    from pipelines.alerting.worker import deliver
-    from pipelines.settings import load_settings
+    from newswatch.pipelines.alerting.worker import deliver
+    from newswatch.pipelines.settings import load_settings
 
     return deliver(load_settings())
 

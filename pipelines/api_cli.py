@@ -6,14 +6,14 @@ import sys
 
 
 def _settings():
-    from pipelines.settings import load_settings
+    from newswatch.pipelines.settings import load_settings
 
     return load_settings()
 
 
 def _token_store(settings):
-    from api.auth import TokenStore
-    from connectors.search import SearchBackend
+    from newswatch.api.auth import TokenStore
+    from newswatch.connectors.search import SearchBackend
 
     store = TokenStore(SearchBackend(settings.search), settings.api.tokens_index)
     store.ensure_index()
@@ -26,7 +26,7 @@ def _search_down(settings, err: Exception) -> str:
 
 
 def cmd_token_create(args: argparse.Namespace, user_error) -> int:
-    from api.auth import TokenError, check_user_name
+    from newswatch.api.auth import TokenError, check_user_name
 
     settings = _settings()
     try:
@@ -71,7 +71,7 @@ def cmd_token_revoke(args: argparse.Namespace, user_error) -> int:
 
 
 def cmd_api(args: argparse.Namespace, user_error) -> int:
-    from api.server import serve
+    from newswatch.api.server import serve
 
     settings = _settings()
     host = args.host or settings.api.host

@@ -9,10 +9,10 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable
 
-from pipelines.model import Article, DeadLetter, IndexRequest, KafkaRecord
-from pipelines.nlp import language
-from pipelines.nlp import normalize as nlp_normalize
-from pipelines.nlp.tagging import MAX_TEXT, Tagger
+from newswatch.pipelines.model import Article, DeadLetter, IndexRequest, KafkaRecord
+from newswatch.pipelines.nlp import language
+from newswatch.pipelines.nlp import normalize as nlp_normalize
+from newswatch.pipelines.nlp.tagging import MAX_TEXT, Tagger
 
 
 def detect_language(article: Article) -> Article:
@@ -68,7 +68,7 @@ class RecordProcessor:
     what the steps load once (validator, tagger)."""
 
     def __init__(self, search_settings, max_item_bytes: int, tagger: Tagger | None = None) -> None:
-        from pipelines.parsing import news_item_validator
+        from newswatch.pipelines.parsing import news_item_validator
 
         self.search_settings = search_settings
         self.max_item_bytes = max_item_bytes
@@ -76,8 +76,8 @@ class RecordProcessor:
         self.tagger = tagger or Tagger()
 
     def process(self, record: KafkaRecord, now: str) -> IndexRequest | DeadLetter:
-        from pipelines.documents import to_documents
-        from pipelines.parsing import parse_item
+        from newswatch.pipelines.documents import to_documents
+        from newswatch.pipelines.parsing import parse_item
 
         result = parse_item(record, self.validator, self.max_item_bytes)
         for stage, step, args in (("language", detect_language, ()), ("normalize", normalize_text, ()),

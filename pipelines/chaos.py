@@ -18,11 +18,11 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from connectors import kafka, stack
-from connectors.search import SearchBackend
-from pipelines.settings import Settings, as_environment
-from pipelines.streaming import prepare
-from pipelines.supervisor import kill_tree, worker_pids
+from newswatch.connectors import kafka, stack
+from newswatch.connectors.search import SearchBackend
+from newswatch.pipelines.settings import Settings, as_environment
+from newswatch.pipelines.streaming import prepare
+from newswatch.pipelines.supervisor import kill_tree, worker_pids
 
 # Sentences of our own making, so the run needs nothing outside the repository.
 _SENTENCES = [
@@ -119,7 +119,7 @@ class ChaosRun:
         prepare(self.s)
         env = as_environment(self.s)
         with self.log.open("ab") as out:
-            supervisor = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run"], env=env, stdout=out,
+            supervisor = subprocess.Popen([sys.executable, "-m", "newswatch.pipelines.cli", "run"], env=env, stdout=out,
                                           stderr=subprocess.STDOUT, start_new_session=True)
         started = time.monotonic()
         try:

@@ -126,7 +126,7 @@ def cmd_eval_normalize(args: argparse.Namespace) -> int:
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
-    from connectors import stack
+    from newswatch.connectors import stack
     from .settings import load_settings
 
     all_settings = load_settings()
@@ -160,13 +160,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = load_settings()
     if args.worker:  # the Beam job itself, started and watched by the supervisor below
-        from connectors.metrics import serve_worker_metrics
+        from newswatch.connectors.metrics import serve_worker_metrics
 
         # With LOOPBACK the DoFns run in this process: it serves their metrics (and the lag)
         serve_worker_metrics(settings.pipeline.metrics_port, settings.kafka, settings.pipeline.runner)
         run(settings, partitions=None if args.only_partition is None else [args.only_partition])
         return 0
-    from connectors import kafka
+    from newswatch.connectors import kafka
 
     from .streaming import prepare
     from .supervisor import supervise
@@ -180,7 +180,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
-    from connectors import kafka
+    from newswatch.connectors import kafka
 
     from .settings import load_settings
 
@@ -278,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _stack_error() -> type[Exception]:
-    from connectors.stack import StackError
+    from newswatch.connectors.stack import StackError
 
     return StackError
 

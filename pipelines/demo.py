@@ -9,8 +9,8 @@ import threading
 import time
 from pathlib import Path
 
-from connectors import kafka, stack
-from connectors.search import SearchBackend
+from newswatch.connectors import kafka, stack
+from newswatch.connectors.search import SearchBackend
 
 from .settings import Settings, as_environment
 from .streaming import prepare
@@ -58,7 +58,7 @@ class DemoReceiver:
 
 def _start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "pipelines.cli", *args], stdout=out, stderr=subprocess.STDOUT,
+        return subprocess.Popen([sys.executable, "-m", "newswatch.pipelines.cli", *args], stdout=out, stderr=subprocess.STDOUT,
                                 env=env, start_new_session=True)
 
 
@@ -69,8 +69,8 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def _subscribe(s: Settings, receiver: DemoReceiver) -> None:
-    from pipelines.alerting.service import SubscriptionService
-    from pipelines.model import Subscription
+    from newswatch.pipelines.alerting.service import SubscriptionService
+    from newswatch.pipelines.model import Subscription
 
     sub = Subscription(id="demo-all-events", owner="demo", name="demo: every event", realert_s=0,
                        channels=[{"type": "webhook", "url": receiver.url}])
@@ -133,7 +133,7 @@ def _start_api(s: Settings, env: dict, logs: Path) -> None:
     """The API and the analysts' page, left running like the stack, with a token to sign in."""
     import urllib.request
 
-    from api.auth import TokenStore
+    from newswatch.api.auth import TokenStore
 
     store = TokenStore(SearchBackend(s.search), s.api.tokens_index)
     store.ensure_index()

@@ -226,7 +226,7 @@ def read_letters(kafka_settings: KafkaSettings) -> tuple[list[Letter], list[int]
     nothing committed): (the dead letters, DLQ offsets of messages that are not dead letters)."""
     from kafka import TopicPartition
 
-    from connectors import kafka
+    from newswatch.connectors import kafka
 
     topic = kafka_settings.dlq_topic
     consumer = kafka.new_consumer(kafka_settings, enable_auto_commit=False, allow_auto_create_topics=False)
@@ -271,7 +271,7 @@ def _drain(consumer, ends: dict) -> tuple[list[Letter], list[int]]:
 
 def require_topic(kafka_settings: KafkaSettings, topic: str) -> None:
     """Without this check a send to a missing topic blocks for a minute, then fails obscurely."""
-    from connectors import kafka
+    from newswatch.connectors import kafka
 
     consumer = kafka.new_consumer(kafka_settings, allow_auto_create_topics=False)
     try:
@@ -288,7 +288,7 @@ def send_messages(kafka_settings: KafkaSettings, messages: list[Message],
     each. Returns (how many it acknowledged, why the others were not sent)."""
     import threading
 
-    from connectors import kafka
+    from newswatch.connectors import kafka
 
     answers: list[str | None] = []  # None: acknowledged; else why not
     lock = threading.Lock()
@@ -423,7 +423,7 @@ def _with_user_errors(command: Callable[[argparse.Namespace], int], user_error: 
 
 def add_commands(subparsers, user_error: type[Exception]) -> None:
     """`newswatch dlq list|replay`. `user_error` is the CLI's UserError, passed in rather than
-    imported: under `python -m pipelines.cli` that module is __main__, and an import here would load
+    imported: under `python -m newswatch.pipelines.cli` that module is __main__, and an import here would load
     a second copy whose UserError the CLI does not catch."""
     dlq = subparsers.add_parser("dlq", help="list the dead letters, or send their originals back to the news topic",
                                 description="Dead letters on kafka.dlq_topic. Reasons and what to do about each: "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from pipelines.model import Article, IndexRequest
-from pipelines.settings import SearchSettings
+from newswatch.pipelines.model import Article, IndexRequest
+from newswatch.pipelines.settings import SearchSettings
 
 
 def event_id(article_id: str, trigger_start: int, event_type: str) -> str:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 if TYPE_CHECKING:  # NLP result types, named only for the annotations below
-    from pipelines.nlp.normalize import Normalized
-    from pipelines.nlp.tagging import TagResult
+    from newswatch.pipelines.nlp.normalize import Normalized
+    from newswatch.pipelines.nlp.tagging import TagResult
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ STOP_GRACE_S = 60.0     # what `--run` gives the pipeline to stop after SIGTERM 
 # ---- Kafka -------------------------------------------------------------------------------------
 
 def _group_consumer(s: KafkaSettings):
-    from connectors import kafka
+    from newswatch.connectors import kafka
 
     return kafka.new_consumer(s, group_id=s.group_id, enable_auto_commit=False, allow_auto_create_topics=False)
 
@@ -79,7 +79,7 @@ def send_items(s: KafkaSettings, items: Iterable[InputItem],
     message Kafka acknowledged, why the others were not sent)."""
     from kafka.errors import KafkaError
 
-    from connectors import kafka
+    from newswatch.connectors import kafka
 
     producer = kafka.producer(s)
     pending, errors = [], []
@@ -109,7 +109,7 @@ def dead_letter_ends(s: KafkaSettings) -> dict[int, int]:
     """The dead-letter topic's end offsets now: a backfill reads the letters written after them."""
     from kafka import TopicPartition
 
-    from connectors import kafka
+    from newswatch.connectors import kafka
 
     consumer = kafka.new_consumer(s, enable_auto_commit=False, allow_auto_create_topics=False)
     try:
@@ -128,7 +128,7 @@ class DeadLetterTail:
     def __init__(self, s: KafkaSettings, start: dict[int, int] | None) -> None:
         from kafka import TopicPartition
 
-        from connectors import kafka
+        from newswatch.connectors import kafka
 
         self.consumer = kafka.new_consumer(s, enable_auto_commit=False, allow_auto_create_topics=False)
         tps = [TopicPartition(s.dlq_topic, p) for p in sorted(self.consumer.partitions_for_topic(s.dlq_topic) or ())]
@@ -367,7 +367,7 @@ def _item_id(value: bytes) -> str | None:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from connectors import kafka
+    from newswatch.connectors import kafka
 
     from .settings import load_settings
 
@@ -427,7 +427,7 @@ def _confirm(question: str, assume_yes: bool) -> bool:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from connectors import kafka
+    from newswatch.connectors import kafka
 
     from .settings import load_settings
 
@@ -521,7 +521,7 @@ def add_commands(subparsers, user_error: type[Exception]) -> None:
 
 def consumer_lag_report(settings: Settings) -> str:
     """What `stack status` prints about lag; a Kafka that cannot be read is said, not raised."""
-    from connectors.metrics import read_lag
+    from newswatch.connectors.metrics import read_lag
 
     s = settings.kafka
     try:

@@ -9,8 +9,8 @@ import json
 import re
 from datetime import datetime
 
-from pipelines.model import Article, DeadLetter, KafkaRecord
-from pipelines.nlp.resources import SCHEMA_DIR
+from newswatch.pipelines.model import Article, DeadLetter, KafkaRecord
+from newswatch.pipelines.nlp.resources import SCHEMA_DIR
 
 # Code points that JSON allows in a string but that must not reach the index or the NLP steps:
 # lone surrogates (not encodable as UTF-8), noncharacters, and C0/C1 controls other than tab,

@@ -19,7 +19,20 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+# A checkout's root, or the installed newswatch package: schemas/ and deploy/ sit under it in both.
 REPO_DIR = Path(__file__).resolve().parent.parent
+
+
+def _var_dir() -> Path:
+    """Where newswatch keeps what it makes (the local stack, the Prism binary, webhook keys): var/
+    in a checkout; for an installed copy $NEWSWATCH_HOME, else ~/.newswatch (site-packages may
+    be read-only, and is no place for data)."""
+    if (REPO_DIR / "pyproject.toml").exists():
+        return REPO_DIR / "var"
+    return Path(os.environ.get("NEWSWATCH_HOME") or Path.home() / ".newswatch")
+
+
+VAR_DIR = _var_dir()
 
 
 class SettingsError(ValueError):
@@ -179,7 +192,7 @@ def _is_encoded_api_key(value: str) -> bool:
 
 class StackSettings(BaseModel):
     """The local stack that `newswatch stack up` fetches and starts (loopback only)."""
-    home: Path = REPO_DIR / "var" / "stack"
+    home: Path = VAR_DIR / "stack"
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
     search_http_port: int = 19200
@@ -234,7 +247,7 @@ class PipelineSettings(BaseModel):
     # service at job_endpoint; flink: FlinkRunner with a job-server jar the user supplies (Beam is
     # never let download one at run time). See deploy/flink/README.md.
     runner: Literal["prism", "portable", "flink"] = "prism"
-    prism_binary: Path = REPO_DIR / "var" / "bin" / "prism"
+    prism_binary: Path = VAR_DIR / "bin" / "prism"
     job_endpoint: str = "localhost:8099"
     environment_type: Literal["LOOPBACK", "PROCESS", "EXTERNAL", "DOCKER"] = "LOOPBACK"
     environment_config: str | None = None

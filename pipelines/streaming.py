@@ -5,8 +5,8 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from connectors.kafka_io import ReadFromKafka, WriteDeadLetters
-from connectors.search_io import WriteDocumentsAndAlerts
+from newswatch.connectors.kafka_io import ReadFromKafka, WriteDeadLetters
+from newswatch.connectors.search_io import WriteDocumentsAndAlerts
 
 from .settings import Settings
 from .transforms.documents import ToDocuments
@@ -82,8 +82,8 @@ def runner_options(settings: Settings, extra: list[str] | None = None) -> Pipeli
 
 def prepare(settings: Settings) -> None:
     """Every topic, index template and index the pipeline and the alerts need, if missing."""
-    from connectors import kafka
-    from connectors.search import SearchBackend
+    from newswatch.connectors import kafka
+    from newswatch.connectors.search import SearchBackend
 
     a = settings.alerts
     kafka.ensure_topics(settings.kafka, extra=((a.topic, settings.kafka.partitions), (a.dlq_topic, 1)))

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from pipelines.durations import parse_duration
-from pipelines.model import Subscription
-from pipelines.settings import REPO_DIR
+from newswatch.pipelines.durations import parse_duration
+from newswatch.pipelines.model import Subscription
+from newswatch.pipelines.settings import VAR_DIR
 
-SECRETS_DIR = REPO_DIR / "var" / "secrets"
+SECRETS_DIR = VAR_DIR / "secrets"
 
 
 def _split(value: str | None) -> list[str]:
@@ -62,9 +62,9 @@ def _save_generated_keys(sub: Subscription, generated: dict[int, str]) -> list[P
 
 
 def _service():
-    from pipelines.alerting.service import SubscriptionService
-    from pipelines.settings import load_settings
-    from pipelines.streaming import prepare
+    from newswatch.pipelines.alerting.service import SubscriptionService
+    from newswatch.pipelines.settings import load_settings
+    from newswatch.pipelines.streaming import prepare
 
     settings = load_settings()
     prepare(settings)
@@ -72,7 +72,7 @@ def _service():
 
 
 def cmd_subscribe(args: argparse.Namespace, user_error) -> int:
-    from pipelines.alerting.service import SubscriptionError
+    from newswatch.pipelines.alerting.service import SubscriptionError
 
     try:
         sub = subscription_from_args(args)

@@ -16,10 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-from connectors import kafka
-from pipelines.model import DeadLetter, KafkaRecord
-from pipelines.recovery import Quarantine, RecoveryPlan, RunCarefully, RunNormally
-from pipelines.settings import Settings
+from newswatch.connectors import kafka
+from newswatch.pipelines.model import DeadLetter, KafkaRecord
+from newswatch.pipelines.recovery import Quarantine, RecoveryPlan, RunCarefully, RunNormally
+from newswatch.pipelines.settings import Settings
 
 LOG = logging.getLogger("newswatch.supervisor")
 WATCH_INTERVAL_S = 1.0
@@ -132,7 +132,7 @@ def read_record(settings: Settings, partition: int, offset: int) -> KafkaRecord 
 
 
 def services_reachable(settings: Settings, watch: OffsetWatch) -> bool:
-    from connectors.search import SearchBackend
+    from newswatch.connectors.search import SearchBackend
 
     try:
         watch.ends()
@@ -286,5 +286,5 @@ class Supervisor:
 
 def supervise(settings: Settings, worker_cmd: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    cmd = worker_cmd or [sys.executable, "-m", "pipelines.cli", "run", "--worker"]
+    cmd = worker_cmd or [sys.executable, "-m", "newswatch.pipelines.cli", "run", "--worker"]
     return Supervisor(settings, cmd).run()

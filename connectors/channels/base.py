@@ -10,13 +10,13 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from pipelines.model import Alert, digest_id
+from newswatch.pipelines.model import Alert, digest_id
 
 from . import render
 
 if TYPE_CHECKING:  # the channel modules import this one; channel_for imports them when called
-    from pipelines.model import Channel as ChannelModel
-    from pipelines.settings import Settings
+    from newswatch.pipelines.model import Channel as ChannelModel
+    from newswatch.pipelines.settings import Settings
 
     from .kafka_topic import SharedProducer
 

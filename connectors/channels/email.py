@@ -13,8 +13,8 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate
 
-from pipelines.model import EmailChannel
-from pipelines.settings import AlertSettings
+from newswatch.pipelines.model import EmailChannel
+from newswatch.pipelines.settings import AlertSettings
 
 from .base import Delivery, DeliveryError
 

@@ -10,9 +10,9 @@ import threading
 import kafka.errors
 from kafka import KafkaProducer
 
-from connectors.kafka import client_config
-from pipelines.model import KafkaChannel
-from pipelines.settings import KafkaSettings
+from newswatch.connectors.kafka import client_config
+from newswatch.pipelines.model import KafkaChannel
+from newswatch.pipelines.settings import KafkaSettings
 
 from .base import Delivery, DeliveryError
 

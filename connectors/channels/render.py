@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from pipelines.model import Alert
+from newswatch.pipelines.model import Alert
 
 TITLE_MAX = 150
 FACT_MAX = 300

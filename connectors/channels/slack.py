@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from pipelines.model import Alert, SlackChannel
-from pipelines.settings import AlertSettings
+from newswatch.pipelines.model import Alert, SlackChannel
+from newswatch.pipelines.settings import AlertSettings
 
 from . import render, safe_http
 from .base import Delivery

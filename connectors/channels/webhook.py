@@ -16,8 +16,8 @@ import hmac
 import time
 from collections.abc import Callable
 
-from pipelines.model import WebhookChannel
-from pipelines.settings import AlertSettings
+from newswatch.pipelines.model import WebhookChannel
+from newswatch.pipelines.settings import AlertSettings
 
 from . import safe_http
 from .base import Delivery

@@ -17,7 +17,7 @@ import struct
 from collections import defaultdict
 from collections.abc import Iterable
 
-from pipelines.model import Alert, Subscription, alert_id
+from newswatch.pipelines.model import Alert, Subscription, alert_id
 
 EARTH_RADIUS_KM = 6371.0088  # the mean radius the engines' arc distance uses
 TEXT_FIELDS = ["title", "text", "text.ar", "text.en"]

@@ -11,8 +11,8 @@ import time
 
 from pydantic import SecretStr
 
-from pipelines.model import Subscription, WebhookChannel
-from pipelines.settings import Settings
+from newswatch.pipelines.model import Subscription, WebhookChannel
+from newswatch.pipelines.settings import Settings
 
 from .matching import subscription_query
 
@@ -23,15 +23,15 @@ class SubscriptionError(ValueError):
 
 class SubscriptionService:
     def __init__(self, settings: Settings) -> None:
-        from connectors.search import SearchBackend
-        from connectors.subscriptions import SubscriptionStore
+        from newswatch.connectors.search import SearchBackend
+        from newswatch.connectors.subscriptions import SubscriptionStore
 
         self.settings = settings
         self.backend = SearchBackend(settings.search)
         self.store = SubscriptionStore(self.backend)
 
     def check_targets(self, sub: Subscription) -> None:
-        from connectors.channels.ssrf import RefusedURL, check_url
+        from newswatch.connectors.channels.ssrf import RefusedURL, check_url
 
         for channel in sub.channels:
             if channel.type in ("webhook", "slack"):

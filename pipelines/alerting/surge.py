@@ -30,8 +30,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from pipelines.model import Alert, Channel, EventType, GeoPoint, Subscription
-from pipelines.nlp.resources import DATA_DIR, SCHEMA_DIR, DataFileError
+from newswatch.pipelines.model import Alert, Channel, EventType, GeoPoint, Subscription
+from newswatch.pipelines.nlp.resources import DATA_DIR, SCHEMA_DIR, DataFileError
 
 DEFAULT_RULES_PATH = DATA_DIR / "surge_rules.yaml"
 RULES_SCHEMA_PATH = SCHEMA_DIR / "surge_rules.schema.json"

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from pipelines.model import Alert, Subscription, digest_id
+from newswatch.pipelines.model import Alert, Subscription, digest_id
 
 ThrottleKey = tuple[str, str, str]
 

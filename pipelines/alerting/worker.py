@@ -23,8 +23,8 @@ import signal
 import time
 from dataclasses import dataclass, field
 
-from pipelines.model import Alert, Subscription
-from pipelines.settings import Settings
+from newswatch.pipelines.model import Alert, Subscription
+from newswatch.pipelines.settings import Settings
 
 from .surge import SurgeEvaluator, event_time
 from .throttle import DIGEST_SENT, RESTORE_STATUSES, Decision, Digest, Throttle
@@ -50,10 +50,10 @@ class _Retry:
 
 class DeliveryWorker:
     def __init__(self, settings: Settings, say=print) -> None:
-        from connectors.alert_records import AlertRecords
-        from connectors.channels.base import Channels
-        from connectors.search import SearchBackend
-        from connectors.subscriptions import SubscriptionStore
+        from newswatch.connectors.alert_records import AlertRecords
+        from newswatch.connectors.channels.base import Channels
+        from newswatch.connectors.search import SearchBackend
+        from newswatch.connectors.subscriptions import SubscriptionStore
 
         self.s = settings
         self.say = say
@@ -142,7 +142,7 @@ class DeliveryWorker:
         return self._attempt(record, sub)
 
     def _delivery(self, record: dict):
-        from connectors.channels.base import Delivery
+        from newswatch.connectors.channels.base import Delivery
 
         alerts = [Alert.model_validate(_alert_fields(a)) for a in record["digest_alerts"]] \
             if record.get("digest_alerts") else [Alert.model_validate(_alert_fields(record))]
@@ -150,7 +150,7 @@ class DeliveryWorker:
 
     def _attempt(self, record: dict, sub: Subscription) -> dict:
         """Send over every channel still pending; record what happened; schedule a retry or fail."""
-        from connectors.channels.base import DeliveryError
+        from newswatch.connectors.channels.base import DeliveryError
 
         delivery = self._delivery(record)
         record["attempts"] = record.get("attempts", 0) + 1
@@ -239,7 +239,7 @@ class DeliveryWorker:
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self) -> int:
-        from connectors import kafka
+        from newswatch.connectors import kafka
 
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
         signal.signal(signal.SIGINT, lambda *_: setattr(self, "stopping", True))
@@ -296,7 +296,7 @@ def _epoch(iso: str) -> float:
 
 def deliver(settings: Settings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    from pipelines.streaming import prepare
+    from newswatch.pipelines.streaming import prepare
 
     prepare(settings)
     return DeliveryWorker(settings).run()

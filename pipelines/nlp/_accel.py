@@ -4,8 +4,8 @@ The tagger's inner loops are interpreter-bound: compiling the unchanged Python s
 Cython removes part of the interpreter overhead (measured in benchmarks/tagging_throughput.py).
 One module, token_table, has a twin written for C (token_table.pyx) with the same API and
 answers; it is compiled from that twin.
-setup.sh calls `build()` to compile them into var/accel/ with a stamp of the
-sources they came from. At import, `pipelines.nlp` uses them only when that stamp matches the
+In a checkout, setup.sh calls `build()` to compile them into var/accel/ with a stamp of the
+sources they came from (a wheel carries them as extension modules instead: setup.py). At import, `newswatch.pipelines.nlp` uses them only when that stamp matches the
 current sources, so an edited .py file is never shadowed by a stale build; otherwise, or when
 NEWSWATCH_PURE_PYTHON=1 is set, the .py files run as they are. Behaviour is the same either way
 (tests/unit/test_accel.py compares the two).
@@ -46,11 +46,16 @@ def compiled_dir_if_current(accel_dir: Path = ACCEL_DIR, source_dir: Path = SOUR
         stamp = json.loads((accel_dir / STAMP_NAME).read_text())
     except (OSError, ValueError):
         return None  # never built (or no compiler on this machine): pure Python
-    if stamp != {"python": _python_tag(), "sources": source_digests(source_dir)}:
+    if stamp != _stamp(source_digests(source_dir)):
         warnings.warn(f"compiled NLP modules in {accel_dir} were built from other sources or another "
                       "Python; using the pure-Python modules. Run ./setup.sh to rebuild them.", stacklevel=2)
         return None
     return accel_dir
+
+
+def _stamp(digests: dict[str, str]) -> dict:
+    """What a build must match to be used: the Python, the import name it was compiled under, the sources."""
+    return {"python": _python_tag(), "package": __package__, "sources": digests}
 
 
 def _python_tag() -> str:
@@ -67,18 +72,18 @@ def build(accel_dir: Path = ACCEL_DIR) -> int:
         print(f"not compiling the NLP modules ({exc}); the pure-Python ones will run", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory() as tmp:
-        package = Path(tmp) / "pipelines" / "nlp"
+        package = Path(tmp) / "newswatch" / "pipelines" / "nlp"
         package.mkdir(parents=True)
-        for init in (package.parent / "__init__.py", package / "__init__.py"):
+        for init in (package.parents[1] / "__init__.py", package.parent / "__init__.py", package / "__init__.py"):
             init.write_text("")
         for source in _sources(SOURCE_DIR):
             shutil.copy(source, package / source.name)
         digests = source_digests(package)
         # a module with a .pyx twin is compiled from the twin; the others from their .py file
-        targets = [f"pipelines/nlp/{m}.pyx" if (package / f"{m}.pyx").exists() else f"pipelines/nlp/{m}.py"
-                   for m in MODULES]
+        targets = [f"newswatch/pipelines/nlp/{m}.pyx" if (package / f"{m}.pyx").exists()
+                   else f"newswatch/pipelines/nlp/{m}.py" for m in MODULES]
         cwd = os.getcwd()
-        os.chdir(tmp)  # cythonize names modules after their path: pipelines/nlp/x.py -> pipelines.nlp.x
+        os.chdir(tmp)  # cythonize names modules after their path: newswatch/pipelines/nlp/x.py -> newswatch.pipelines.nlp.x
         try:
             extensions = cythonize(targets, language_level=3, quiet=True)
             dist = Distribution({"ext_modules": extensions})
@@ -96,7 +101,7 @@ def build(accel_dir: Path = ACCEL_DIR) -> int:
         accel_dir.mkdir(parents=True)
         for built in package.glob("*.so"):
             shutil.copy(built, accel_dir / built.name)
-        (accel_dir / STAMP_NAME).write_text(json.dumps({"python": _python_tag(), "sources": digests}))
+        (accel_dir / STAMP_NAME).write_text(json.dumps(_stamp(digests)))
     print(f"compiled {', '.join(MODULES)} into {accel_dir}")
     return 0
 

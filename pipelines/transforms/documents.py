@@ -2,11 +2,11 @@ import time
 
 import apache_beam as beam
 
-from connectors import metrics
-from pipelines.article_steps import guarded
-from pipelines.documents import to_documents
-from pipelines.model import Article
-from pipelines.settings import SearchSettings
+from newswatch.connectors import metrics
+from newswatch.pipelines.article_steps import guarded
+from newswatch.pipelines.documents import to_documents
+from newswatch.pipelines.model import Article
+from newswatch.pipelines.settings import SearchSettings
 
 from .guarded import DEAD, GuardedArticleFn
 

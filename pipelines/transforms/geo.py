@@ -1,7 +1,7 @@
 import apache_beam as beam
 
-from pipelines.article_steps import gather_places
-from pipelines.nlp.geo import gazetteer
+from newswatch.pipelines.article_steps import gather_places
+from newswatch.pipelines.nlp.geo import gazetteer
 
 from .guarded import GuardedArticleFn, apply_guarded
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from connectors import metrics
-from pipelines.article_steps import guarded
-from pipelines.model import Article, DeadLetter
+from newswatch.connectors import metrics
+from newswatch.pipelines.article_steps import guarded
+from newswatch.pipelines.model import Article, DeadLetter
 
 DEAD = "dead"
 

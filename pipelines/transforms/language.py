@@ -1,7 +1,7 @@
 import apache_beam as beam
 
-from pipelines.article_steps import detect_language
-from pipelines.nlp import language
+from newswatch.pipelines.article_steps import detect_language
+from newswatch.pipelines.nlp import language
 
 from .guarded import GuardedArticleFn, apply_guarded
 

@@ -8,11 +8,11 @@ import time
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from connectors import metrics
-from pipelines.alerting.matching import SubscriptionMatcher, make_alert, match_events
-from pipelines.alerting.surge import surge_subscriptions
-from pipelines.model import IndexRequest
-from pipelines.settings import AlertSettings, SearchSettings
+from newswatch.connectors import metrics
+from newswatch.pipelines.alerting.matching import SubscriptionMatcher, make_alert, match_events
+from newswatch.pipelines.alerting.surge import surge_subscriptions
+from newswatch.pipelines.model import IndexRequest
+from newswatch.pipelines.settings import AlertSettings, SearchSettings
 
 LOG = logging.getLogger(__name__)
 OUTAGE_BACKOFF_MAX_S = 30.0
@@ -31,8 +31,8 @@ class _MatchFn(beam.DoFn):
         self.reloads = Metrics.counter("newswatch", "subscription_reloads")
 
     def setup(self) -> None:
-        from connectors.search import SearchBackend
-        from connectors.subscriptions import SubscriptionStore
+        from newswatch.connectors.search import SearchBackend
+        from newswatch.connectors.subscriptions import SubscriptionStore
 
         self.store = SubscriptionStore(SearchBackend(self.search))
         # Surge rules see every event of their types: as subscriptions of their own, whose alerts

@@ -1,7 +1,7 @@
 import apache_beam as beam
 
-from pipelines.article_steps import normalize_text
-from pipelines.nlp import normalize as nlp_normalize
+from newswatch.pipelines.article_steps import normalize_text
+from newswatch.pipelines.nlp import normalize as nlp_normalize
 
 from .guarded import GuardedArticleFn, apply_guarded
 

@@ -1,7 +1,7 @@
 import apache_beam as beam
 
-from pipelines.article_steps import tag_events
-from pipelines.nlp.tagging import Tagger
+from newswatch.pipelines.article_steps import tag_events
+from newswatch.pipelines.nlp.tagging import Tagger
 
 from .guarded import GuardedArticleFn, apply_guarded
 

@@ -6,10 +6,10 @@ import os
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from connectors import metrics
-from pipelines.article_steps import failure_letter
-from pipelines.model import DeadLetter, KafkaRecord
-from pipelines.parsing import news_item_validator, parse_item
+from newswatch.connectors import metrics
+from newswatch.pipelines.article_steps import failure_letter
+from newswatch.pipelines.model import DeadLetter, KafkaRecord
+from newswatch.pipelines.parsing import news_item_validator, parse_item
 
 DEAD = "dead"
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors import stack
-from connectors.search import SearchBackend
-from pipelines.settings import REPO_DIR, AlertSettings, KafkaSettings, SearchSettings, Settings, StackSettings, as_environment
-from pipelines.streaming import prepare
+from newswatch.connectors import stack
+from newswatch.connectors.search import SearchBackend
+from newswatch.pipelines.settings import REPO_DIR, AlertSettings, KafkaSettings, SearchSettings, Settings, StackSettings, as_environment
+from newswatch.pipelines.streaming import prepare
 
 TEST_STACK = StackSettings(home=REPO_DIR / "var" / "test-stack", kafka_port=29092, kafka_controller_port=29093,
                            search_http_port=29200, search_transport_port=29300,
@@ -60,15 +60,19 @@ def settings_env(s: Settings) -> dict[str, str]:
 class PipelineProcess:
     """`newswatch run` in its own process group, so SIGKILL takes Prism down with it."""
 
-    def __init__(self, s: Settings, log: Path) -> None:
+    def __init__(self, s: Settings, log: Path, command: list[str] | None = None, cwd: Path = REPO_DIR,
+                 env: dict[str, str] | None = None) -> None:
         self.settings = s
         self.log = log
+        self.command = command or [sys.executable, "-m", "newswatch.pipelines.cli", "run"]
+        self.cwd = cwd
+        self.env = {**settings_env(s), **(env or {})}
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> PipelineProcess:
         out = self.log.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run"], env=settings_env(self.settings),
-                                     stdout=out, stderr=subprocess.STDOUT, cwd=REPO_DIR, start_new_session=True)
+        self.proc = subprocess.Popen(self.command, env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=self.cwd,
+                                     start_new_session=True)
         return self
 
     def kill(self, sig: int = signal.SIGKILL) -> None:

@@ -8,10 +8,10 @@ import time
 
 from kafka import KafkaConsumer
 
-from connectors import kafka
-from connectors.search import SearchBackend
-from pipelines.alerting.service import SubscriptionService
-from pipelines.model import Subscription, alert_id
+from newswatch.connectors import kafka
+from newswatch.connectors.search import SearchBackend
+from newswatch.pipelines.alerting.service import SubscriptionService
+from newswatch.pipelines.model import Subscription, alert_id
 
 from .conftest import count, news_item, wait_for
 from .test_streaming import _all_committed

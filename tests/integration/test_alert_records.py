@@ -1,7 +1,7 @@
 """The alerts index keeps what others wrote when the worker records an alert again."""
-from connectors.alert_records import AlertRecords
-from connectors.search import SearchBackend
-from pipelines.streaming import prepare
+from newswatch.connectors.alert_records import AlertRecords
+from newswatch.connectors.search import SearchBackend
+from newswatch.pipelines.streaming import prepare
 
 
 def test_recording_an_alert_again_keeps_its_acknowledgement(settings):

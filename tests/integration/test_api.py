@@ -16,14 +16,14 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from api.app import create_app
-from api.auth import token_hash
-from api.server import BackgroundServer
-from api.state import ApiState
-from connectors import kafka
-from connectors.alert_records import AlertRecords
-from pipelines.model import Alert, alert_id
-from pipelines.settings import KafkaSettings, SearchSettings, Settings
+from newswatch.api.app import create_app
+from newswatch.api.auth import token_hash
+from newswatch.api.server import BackgroundServer
+from newswatch.api.state import ApiState
+from newswatch.connectors import kafka
+from newswatch.connectors.alert_records import AlertRecords
+from newswatch.pipelines.model import Alert, alert_id
+from newswatch.pipelines.settings import KafkaSettings, SearchSettings, Settings
 
 from .conftest import REPO_DIR, wait_for
 

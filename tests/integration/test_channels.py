@@ -34,11 +34,11 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from pydantic import SecretStr
 
-from connectors.channels import Delivery, DeliveryError, channel_for
-from connectors.channels.ssrf import RefusedURL
-from connectors.kafka import client_config
-from pipelines.model import Alert, EmailChannel, KafkaChannel, SlackChannel, WebhookChannel, alert_id
-from pipelines.settings import AlertSettings, KafkaSettings, Settings
+from newswatch.connectors.channels import Delivery, DeliveryError, channel_for
+from newswatch.connectors.channels.ssrf import RefusedURL
+from newswatch.connectors.kafka import client_config
+from newswatch.pipelines.model import Alert, EmailChannel, KafkaChannel, SlackChannel, WebhookChannel, alert_id
+from newswatch.pipelines.settings import AlertSettings, KafkaSettings, Settings
 
 LOOPBACK_ALLOWED = ["127.0.0.0/8"]
 

@@ -3,8 +3,8 @@ SIGKILLed during every restart; nothing lost, nothing twice. It restarts the sha
 servers, so run it alone: `.venv/bin/python -m pytest -m chaos`."""
 import pytest
 
-from pipelines.chaos import ChaosRun
-from pipelines.settings import KafkaSettings, SearchSettings, Settings
+from newswatch.pipelines.chaos import ChaosRun
+from newswatch.pipelines.settings import KafkaSettings, SearchSettings, Settings
 
 
 @pytest.mark.chaos

@@ -14,8 +14,8 @@ import pytest
 from kafka import KafkaProducer
 from kafka.record.util import calc_crc32c
 
-from connectors import kafka
-from connectors.search import SearchBackend
+from newswatch.connectors import kafka
+from newswatch.connectors.search import SearchBackend
 
 from .conftest import count, news_item, wait_for
 from .test_streaming import _dlq_records

@@ -12,11 +12,11 @@ import time
 import pytest
 from kafka import KafkaConsumer
 
-from connectors import kafka
-from connectors.alert_records import AlertRecords
-from connectors.search import SearchBackend
-from pipelines.alerting.service import SubscriptionService
-from pipelines.model import Subscription
+from newswatch.connectors import kafka
+from newswatch.connectors.alert_records import AlertRecords
+from newswatch.connectors.search import SearchBackend
+from newswatch.pipelines.alerting.service import SubscriptionService
+from newswatch.pipelines.model import Subscription
 
 from .conftest import REPO_DIR, count, news_item, settings_env, wait_for
 from .test_channels import start_receiver, verify_signature
@@ -33,7 +33,7 @@ class Worker:
 
     def start(self) -> Worker:
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "alerts", "deliver"],
+            self.proc = subprocess.Popen([sys.executable, "-m", "newswatch.pipelines.cli", "alerts", "deliver"],
                                          env=settings_env(self.settings), stdout=out, stderr=subprocess.STDOUT,
                                          cwd=REPO_DIR, start_new_session=True)
         return self
@@ -120,7 +120,7 @@ def test_a_receiver_that_fails_is_retried_then_the_alert_is_dead_lettered(settin
     letters = [json.loads(m.value) for m in consumer]
     consumer.close()
     assert len(letters) == 1 and letters[0]["status"] == "failed" and "503" in letters[0]["last_error"]
-    failed = subprocess.run([sys.executable, "-m", "pipelines.cli", "alerts", "failed", "--json"],
+    failed = subprocess.run([sys.executable, "-m", "newswatch.pipelines.cli", "alerts", "failed", "--json"],
                             env=settings_env(settings), capture_output=True, text=True, cwd=REPO_DIR)
     assert failed.returncode == 0 and json.loads(failed.stdout.splitlines()[0])["status"] == "failed"
 

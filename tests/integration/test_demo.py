@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 
-from connectors.search import SearchBackend
+from newswatch.connectors.search import SearchBackend
 
 from .conftest import REPO_DIR, settings_env
 
@@ -28,7 +28,7 @@ def test_demo_streams_the_sample_news_and_reports_what_was_indexed(settings):
                 "NEWSWATCH_STACK__SEARCH_HTTP_PORT": str(stack.search_http_port),
                 "NEWSWATCH_STACK__SEARCH_TRANSPORT_PORT": str(stack.search_transport_port)})
     env["NEWSWATCH_API__PORT"] = str(_free_port())
-    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "demo", "--timeout", "240"], env=env, cwd=REPO_DIR,
+    done = subprocess.run([sys.executable, "-m", "newswatch.pipelines.cli", "demo", "--timeout", "240"], env=env, cwd=REPO_DIR,
                           capture_output=True, text=True, timeout=600)
     api_pid = re.search(r"`kill (\d+)` stops it", done.stdout)
     if api_pid:

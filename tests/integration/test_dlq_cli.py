@@ -10,10 +10,10 @@ import subprocess
 import sys
 
 
-from connectors import kafka
-from connectors.search import SearchBackend
-from pipelines.dlq import latest_per_source, read_letters
-from pipelines.model import DEAD_LETTER_REASONS
+from newswatch.connectors import kafka
+from newswatch.connectors.search import SearchBackend
+from newswatch.pipelines.dlq import latest_per_source, read_letters
+from newswatch.pipelines.model import DEAD_LETTER_REASONS
 
 from .conftest import REPO_DIR, count, news_item, settings_env, wait_for
 
@@ -26,7 +26,7 @@ SENTENCES = [
 
 def newswatch_dlq(settings, *args: str, **env_overrides: str) -> subprocess.CompletedProcess:
     env = {**settings_env(settings), **env_overrides}
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", "dlq", *args], env=env, cwd=REPO_DIR,
+    return subprocess.run([sys.executable, "-m", "newswatch.pipelines.cli", "dlq", *args], env=env, cwd=REPO_DIR,
                           capture_output=True, text=True, timeout=180)
 
 

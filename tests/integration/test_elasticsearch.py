@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from connectors import kafka
-from connectors.search import SearchBackend
-from pipelines.settings import SearchSettings
+from newswatch.connectors import kafka
+from newswatch.connectors.search import SearchBackend
+from newswatch.pipelines.settings import SearchSettings
 
 from .conftest import news_item, wait_for
 

@@ -19,9 +19,9 @@ import jsonschema
 import pytest
 from kafka import TopicPartition
 
-from connectors import kafka
-from connectors.search import SearchBackend
-from pipelines.nlp.resources import SCHEMA_DIR
+from newswatch.connectors import kafka
+from newswatch.connectors.search import SearchBackend
+from newswatch.pipelines.nlp.resources import SCHEMA_DIR
 
 from .conftest import count, wait_for
 

@@ -23,11 +23,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from connectors import kafka
-from connectors.search import SearchBackend
-from pipelines import cli
-from pipelines.settings import REPO_DIR, SearchSettings
-from pipelines.streaming import prepare
+from newswatch.connectors import kafka
+from newswatch.connectors.search import SearchBackend
+from newswatch.pipelines import cli
+from newswatch.pipelines.settings import REPO_DIR, SearchSettings
+from newswatch.pipelines.streaming import prepare
 
 from .conftest import count, wait_for
 from .test_streaming import _all_committed

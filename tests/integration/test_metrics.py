@@ -10,7 +10,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from connectors import kafka
+from newswatch.connectors import kafka
 
 from .conftest import REPO_DIR, news_item, settings_env, wait_for
 
@@ -80,7 +80,7 @@ def test_worker_serves_counters_histograms_and_lag_after_items_flowed(settings, 
                                                     "runner": "prism"}.items()))] == 1
 
     # `newswatch replay` sees this pipeline through its metrics and will not rewind under it
-    refused = subprocess.run([sys.executable, "-m", "pipelines.cli", "replay", "--from-offset", "0:0", "--yes"],
+    refused = subprocess.run([sys.executable, "-m", "newswatch.pipelines.cli", "replay", "--from-offset", "0:0", "--yes"],
                              env=settings_env(settings), cwd=REPO_DIR, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert f"newswatch: a newswatch pipeline of consumer group {settings.kafka.group_id}" in refused.stderr

@@ -14,8 +14,8 @@ import sys
 import termios
 import threading
 
-from connectors import kafka
-from connectors.search import SearchBackend
+from newswatch.connectors import kafka
+from newswatch.connectors.search import SearchBackend
 
 from .conftest import REPO_DIR, count, news_item, settings_env, wait_for
 from .test_metrics import SENTENCES, all_committed, free_port
@@ -28,7 +28,7 @@ def newswatch(settings, *args: str, env: dict | None = None) -> tuple[int, str, 
     drawn. Returns (exit code, stdout, what the terminal showed)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 160, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", *args], env=env or settings_env(settings),
+    proc = subprocess.Popen([sys.executable, "-m", "newswatch.pipelines.cli", *args], env=env or settings_env(settings),
                             cwd=REPO_DIR, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
     os.close(slave)
     shown: list[bytes] = []
@@ -156,7 +156,7 @@ def test_stack_status_shows_the_consumer_lag(settings, running_stack):
     kafka.commit(settings.kafka, settings.kafka.topic, 0, 1)
     stack_env = {f"NEWSWATCH_STACK__{name.upper()}": str(getattr(running_stack, name))
                  for name in ("home", "kafka_port", "search_http_port", "es_http_port")}
-    result = subprocess.run([sys.executable, "-m", "pipelines.cli", "stack", "status"],
+    result = subprocess.run([sys.executable, "-m", "newswatch.pipelines.cli", "stack", "status"],
                             env={**settings_env(settings), **stack_env}, cwd=REPO_DIR, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr

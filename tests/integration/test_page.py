@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors import kafka
+from newswatch.connectors import kafka
 
 from .conftest import REPO_DIR, news_item, wait_for
 from .test_api import start_api, stop_api

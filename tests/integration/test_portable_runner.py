@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from connectors import kafka
+from newswatch.connectors import kafka
 
 from .conftest import REPO_DIR, count, news_item, wait_for
 from .test_streaming import SENTENCES, _all_committed

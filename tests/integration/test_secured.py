@@ -27,9 +27,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from connectors import kafka, stack
-from connectors.search import SearchBackend
-from pipelines.settings import REPO_DIR, KafkaSettings, Settings, StackSettings, load_settings
+from newswatch.connectors import kafka, stack
+from newswatch.connectors.search import SearchBackend
+from newswatch.pipelines.settings import REPO_DIR, KafkaSettings, Settings, StackSettings, load_settings
 
 from .conftest import PipelineProcess, news_item, settings_env, wait_for
 
@@ -151,7 +151,7 @@ class VerbosePipeline(PipelineProcess):
 
     def start(self) -> VerbosePipeline:
         out = self.log.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--verbose"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "newswatch.pipelines.cli", "run", "--verbose"],
                                      env=settings_env(self.settings), stdout=out, stderr=subprocess.STDOUT,
                                      cwd=REPO_DIR, start_new_session=True)
         return self
@@ -209,7 +209,7 @@ def test_a_wrong_password_is_a_clear_error_without_the_password(secured_broker, 
     items = tmp_path / "items.jsonl"
     items.write_bytes(news_item("never-sent", TEXT) + b"\n")
     for command in (["produce", str(items)], ["run", "--verbose"]):
-        done = subprocess.run([sys.executable, "-m", "pipelines.cli", *command], env=settings_env(s), cwd=REPO_DIR,
+        done = subprocess.run([sys.executable, "-m", "newswatch.pipelines.cli", *command], env=settings_env(s), cwd=REPO_DIR,
                               capture_output=True, text=True, timeout=120)
         output = done.stdout + done.stderr
         assert done.returncode == 2, output
@@ -222,7 +222,7 @@ def test_a_broker_certificate_from_another_ca_is_refused(secured_broker, setting
     other_ca = make_tls(tmp_path / "other").ca
     good = secured_broker.kafka_settings(settings.kafka, "PLAIN")
     s = settings.model_copy(update={"kafka": KafkaSettings(**{**good.model_dump(), "ssl_cafile": other_ca})})
-    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "run"], env=settings_env(s), cwd=REPO_DIR,
+    done = subprocess.run([sys.executable, "-m", "newswatch.pipelines.cli", "run"], env=settings_env(s), cwd=REPO_DIR,
                           capture_output=True, text=True, timeout=120)
     output = done.stdout + done.stderr
     assert done.returncode == 2, output

@@ -1,8 +1,8 @@
 """An article processed again holds exactly its new events: stale ones go in the same write."""
 from __future__ import annotations
 
-from connectors import kafka
-from connectors.search import SearchBackend
+from newswatch.connectors import kafka
+from newswatch.connectors.search import SearchBackend
 
 from .conftest import news_item, wait_for
 from .test_streaming import _all_committed
@@ -33,7 +33,7 @@ def test_a_reprocessed_article_keeps_only_its_new_events(settings, pipeline):
 
 def test_events_of_an_article_indexed_before_event_ids_are_replaced(settings, pipeline):
     """Articles written by an older newswatch do not list their events: found by article_id."""
-    from pipelines.streaming import prepare
+    from newswatch.pipelines.streaming import prepare
 
     prepare(settings)
     backend = SearchBackend(settings.search)

@@ -8,8 +8,8 @@ import time
 
 from kafka import KafkaConsumer
 
-from connectors import kafka
-from connectors.search import SearchBackend
+from newswatch.connectors import kafka
+from newswatch.connectors.search import SearchBackend
 
 from .conftest import REPO_DIR, count, news_item, wait_for
 
@@ -132,7 +132,7 @@ def test_no_loss_no_duplicates_across_replay_and_sigkill(settings, pipeline):
 
 def test_search_engine_outage_pauses_the_stream_without_loss(settings, pipeline, running_stack):
     """Runs last in this file: it stops and restarts the shared OpenSearch node."""
-    from connectors import stack
+    from newswatch.connectors import stack
 
     proc = pipeline()
     kafka.produce(settings.kafka, [news_item("before", SENTENCES[0])])

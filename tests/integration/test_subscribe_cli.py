@@ -6,14 +6,14 @@ import stat
 import subprocess
 import sys
 
-from pipelines.subscriptions_cli import SECRETS_DIR
+from newswatch.pipelines.subscriptions_cli import SECRETS_DIR
 
 from .conftest import REPO_DIR, settings_env
 
 
 def _cli(settings, *args: str, **env_extra) -> subprocess.CompletedProcess:
     env = {**settings_env(settings), **env_extra}
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], env=env, cwd=REPO_DIR,
+    return subprocess.run([sys.executable, "-m", "newswatch.pipelines.cli", *args], env=env, cwd=REPO_DIR,
                           capture_output=True, text=True, timeout=120)
 
 

@@ -25,11 +25,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from connectors.search import SearchBackend
-from pipelines.alerting.matching import SubscriptionMatcher, distance_km, match_events, subscription_query
-from pipelines.alerting.service import SubscriptionService
-from pipelines.model import EVENT_TYPES, Subscription
-from pipelines.streaming import prepare
+from newswatch.connectors.search import SearchBackend
+from newswatch.pipelines.alerting.matching import SubscriptionMatcher, distance_km, match_events, subscription_query
+from newswatch.pipelines.alerting.service import SubscriptionService
+from newswatch.pipelines.model import EVENT_TYPES, Subscription
+from newswatch.pipelines.streaming import prepare
 
 # --- run modes ----------------------------------------------------------------------------------
 

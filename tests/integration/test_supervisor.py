@@ -6,8 +6,8 @@ import os
 import signal
 import time
 
-from connectors import kafka
-from pipelines.supervisor import worker_pids
+from newswatch.connectors import kafka
+from newswatch.pipelines.supervisor import worker_pids
 
 from .conftest import count, news_item, wait_for
 from .test_streaming import SENTENCES, _all_committed, _dlq_records

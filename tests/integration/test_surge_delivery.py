@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from connectors import kafka
+from newswatch.connectors import kafka
 
 from .conftest import news_item, wait_for
 from .test_delivery import STRIKE, receiver, worker  # noqa: F401 - fixtures

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.nlp import _accel
-from pipelines.nlp import tagging
+from newswatch.pipelines.nlp import _accel
+from newswatch.pipelines.nlp import tagging
 
 ROOT = Path(__file__).resolve().parents[2]
 SENTENCES = [
@@ -30,7 +30,7 @@ def _fake_sources(tmp_path: Path) -> Path:
 
 def _stamp(accel: Path, sources: dict) -> None:
     accel.mkdir(exist_ok=True)
-    (accel / _accel.STAMP_NAME).write_text(json.dumps({"python": _accel._python_tag(), "sources": sources}))
+    (accel / _accel.STAMP_NAME).write_text(json.dumps(_accel._stamp(sources)))
 
 
 def test_a_build_from_the_current_sources_is_used(tmp_path, monkeypatch):
@@ -64,7 +64,7 @@ def _results() -> list[dict]:
 def test_compiled_and_pure_python_modules_agree():
     if not tagging.__file__.endswith(".so"):
         pytest.skip("the compiled modules are not built here (no C compiler?); only pure Python runs")
-    code = ("import json, sys; from pipelines.nlp import tagging; "
+    code = ("import json, sys; from newswatch.pipelines.nlp import tagging; "
             f"print(json.dumps([tagging.tag(s).as_dict() for s in {SENTENCES!r}]))")
     env = {**os.environ, _accel.PURE_ENV: "1"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)

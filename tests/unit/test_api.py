@@ -13,20 +13,20 @@ from types import SimpleNamespace
 import pytest
 from pydantic import SecretStr
 
-from api.auth import Principal, TokenError, bearer_token, check_user_name, new_token, token_hash
-from api.errors import field_errors, field_path
-from api.limits import BodySizeLimit, RateLimiter
-from api.models import SubscriptionInput, to_subscription
-from api.places import PlaceIndex
-from api.queries import (FACETS, FieldError, alerts_query, engine_time, events_search_body, facets_of, parse_near,
+from newswatch.api.auth import Principal, TokenError, bearer_token, check_user_name, new_token, token_hash
+from newswatch.api.errors import field_errors, field_path
+from newswatch.api.limits import BodySizeLimit, RateLimiter
+from newswatch.api.models import SubscriptionInput, to_subscription
+from newswatch.api.places import PlaceIndex
+from newswatch.api.queries import (FACETS, FieldError, alerts_query, engine_time, events_search_body, facets_of, parse_near,
                          stream_query, total_of, trigger_span)
-from api.server import is_loopback
-from api.state import carry_webhook_secrets
-from api.worldmap import countries, outline_of
-from pipelines.alerting.matching import subscription_query
-from pipelines.cli import main
-from pipelines.model import Subscription
-from pipelines.settings import REPO_DIR, Settings
+from newswatch.api.server import is_loopback
+from newswatch.api.state import carry_webhook_secrets
+from newswatch.api.worldmap import countries, outline_of
+from newswatch.pipelines.alerting.matching import subscription_query
+from newswatch.pipelines.cli import main
+from newswatch.pipelines.model import Subscription
+from newswatch.pipelines.settings import REPO_DIR, Settings
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -279,13 +279,13 @@ def test_outlines_come_from_the_package_rounded():
 # -- the app as a whole, without servers -------------------------------------------------------------
 
 def test_the_api_never_imports_beam():
-    code = ("import sys, api.app, api.server, pipelines.api_cli; "
+    code = ("import sys, newswatch.api.app, newswatch.api.server, newswatch.pipelines.api_cli; "
             "sys.exit('apache_beam' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO_DIR).returncode == 0
 
 
 def test_openapi_lists_the_endpoints_and_uses_the_subscription_model():
-    from api.app import create_app
+    from newswatch.api.app import create_app
 
     spec = create_app(Settings(), warm_up=False).openapi()
     paths = spec["paths"]

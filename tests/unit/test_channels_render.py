@@ -10,14 +10,14 @@ import json
 import pytest
 from pydantic import SecretStr
 
-from connectors.channels import Delivery, DeliveryError, channel_for
-from pipelines.model import digest_id
-from connectors.channels import render, slack
-from connectors.channels.email import EmailSender, build_message
-from connectors.channels.safe_http import HttpResponse, raise_for_status
-from connectors.channels.webhook import signature
-from pipelines.model import Alert, EmailChannel, KafkaChannel, SlackChannel, WebhookChannel, alert_id
-from pipelines.settings import AlertSettings, Settings
+from newswatch.connectors.channels import Delivery, DeliveryError, channel_for
+from newswatch.pipelines.model import digest_id
+from newswatch.connectors.channels import render, slack
+from newswatch.connectors.channels.email import EmailSender, build_message
+from newswatch.connectors.channels.safe_http import HttpResponse, raise_for_status
+from newswatch.connectors.channels.webhook import signature
+from newswatch.pipelines.model import Alert, EmailChannel, KafkaChannel, SlackChannel, WebhookChannel, alert_id
+from newswatch.pipelines.settings import AlertSettings, Settings
 
 
 def make_alert(n: int = 1, subscription_id: str = "sub-1", **event) -> Alert:

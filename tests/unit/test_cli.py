@@ -4,8 +4,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from pipelines.cli import main
-from pipelines.nlp.resources import SCHEMA_DIR
+from newswatch.pipelines.cli import main
+from newswatch.pipelines.nlp.resources import SCHEMA_DIR
 
 ARTICLE = "أرسل الجيش تعزيزات إلى الحدود. وقصفت المدفعية مواقع المسلحين قرب الرقة."
 

@@ -3,8 +3,8 @@ import copy
 
 import pytest
 
-from pipelines.alerting.surge import load_rules
-from pipelines.nlp.resources import DataFileError, data_stems, load_data, validate
+from newswatch.pipelines.alerting.surge import load_rules
+from newswatch.pipelines.nlp.resources import DataFileError, data_stems, load_data, validate
 
 EXPECTED = {"actors", "affixes", "context", "modality", "places", "splitter", "surge_rules", "triggers", "units"}
 # not a lexicon: loaded by pipelines/alerting/surge.py against schemas/surge_rules.schema.json

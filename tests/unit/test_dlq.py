@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import jsonschema
 import pytest
 
-from pipelines import dlq
-from pipelines.cli import main
-from pipelines.dlq import DlqInputError, Letter
-from pipelines.model import DEAD_LETTER_REASONS, DeadLetter, KafkaRecord
-from pipelines.nlp.resources import SCHEMA_DIR
+from newswatch.pipelines import dlq
+from newswatch.pipelines.cli import main
+from newswatch.pipelines.dlq import DlqInputError, Letter
+from newswatch.pipelines.model import DEAD_LETTER_REASONS, DeadLetter, KafkaRecord
+from newswatch.pipelines.nlp.resources import SCHEMA_DIR
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 

@@ -3,7 +3,7 @@ import hashlib
 
 import pytest
 
-from pipelines.nlp.evaluate import EvalInputError, half_of, split_half
+from newswatch.pipelines.nlp.evaluate import EvalInputError, half_of, split_half
 
 ITEMS = [{"id": f"item-{n}", "text": "x", "labels": []} for n in range(200)]
 

@@ -30,11 +30,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pipelines.article_steps import RecordProcessor
-from pipelines.model import DEAD_LETTER_REASONS, DeadLetter, IndexRequest, KafkaRecord
-from pipelines.nlp.resources import SCHEMA_DIR
-from pipelines.parsing import MAX_ID_BYTES
-from pipelines.settings import SearchSettings
+from newswatch.pipelines.article_steps import RecordProcessor
+from newswatch.pipelines.model import DEAD_LETTER_REASONS, DeadLetter, IndexRequest, KafkaRecord
+from newswatch.pipelines.nlp.resources import SCHEMA_DIR
+from newswatch.pipelines.parsing import MAX_ID_BYTES
+from newswatch.pipelines.settings import SearchSettings
 
 NOW = "2026-11-25T09:00:00Z"
 MAX_ITEM_BYTES = 1_000_000

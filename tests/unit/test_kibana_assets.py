@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from pipelines import kibana
-from pipelines.settings import REPO_DIR
+from newswatch.pipelines import kibana
+from newswatch.pipelines.settings import REPO_DIR
 
 KIBANA_FILE = REPO_DIR / "deploy" / "kibana" / "newswatch.ndjson"
 OSD_FILE = REPO_DIR / "deploy" / "opensearch-dashboards" / "newswatch.ndjson"

@@ -1,4 +1,4 @@
-from pipelines.nlp.language import detect_language, detect_paragraphs
+from newswatch.pipelines.nlp.language import detect_language, detect_paragraphs
 
 
 def test_arabic_and_english_headlines():

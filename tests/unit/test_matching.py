@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from pipelines.alerting.matching import (
+from newswatch.pipelines.alerting.matching import (
     SubscriptionMatcher,
     as_float32,
     distance_km,
@@ -17,7 +17,7 @@ from pipelines.alerting.matching import (
     passes_filters,
     subscription_query,
 )
-from pipelines.model import Subscription, alert_id
+from newswatch.pipelines.model import Subscription, alert_id
 
 ALEPPO = {"lat": 36.2, "lon": 37.16}
 IDLIB = {"lat": 35.93, "lon": 36.63}

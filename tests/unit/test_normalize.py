@@ -1,7 +1,7 @@
 """Each normalization rule, including the letter-digit contacts that must stay."""
 import pytest
 
-from pipelines.nlp.normalize import clean_unicode, fold, normalize
+from newswatch.pipelines.nlp.normalize import clean_unicode, fold, normalize
 
 
 @pytest.mark.parametrize("raw, expected", [

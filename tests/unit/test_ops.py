@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.metrics import PartitionLag
-from pipelines import ops_plan
-from pipelines.ops_plan import (DeadLetterTally, InputItem, OpsInputError, PartitionState, PartitionWork, Problem,
+from newswatch.connectors.metrics import PartitionLag
+from newswatch.pipelines import ops_plan
+from newswatch.pipelines.ops_plan import (DeadLetterTally, InputItem, OpsInputError, PartitionState, PartitionWork, Problem,
                                 backfill_work, parse_offset_spec, parse_time, pipeline_check, plan_from_offsets,
                                 plan_from_time, read_items, rewinds)
 

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from pipelines.model import Article, DeadLetter, KafkaRecord
-from pipelines.parsing import news_item_validator, parse_item, repair_string
+from newswatch.pipelines.model import Article, DeadLetter, KafkaRecord
+from newswatch.pipelines.parsing import news_item_validator, parse_item, repair_string
 
 
 @pytest.fixture(scope="module")

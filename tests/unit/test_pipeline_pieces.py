@@ -6,12 +6,12 @@ import json
 import jsonschema
 import pytest
 
-from connectors.kafka_io import _Frontier
-from pipelines.model import Article, DeadLetter, Done, KafkaRecord
-from pipelines.nlp.resources import SCHEMA_DIR
-from pipelines.settings import Settings
-from pipelines.documents import event_id, to_documents
-from pipelines.parsing import news_item_validator, parse_item
+from newswatch.connectors.kafka_io import _Frontier
+from newswatch.pipelines.model import Article, DeadLetter, Done, KafkaRecord
+from newswatch.pipelines.nlp.resources import SCHEMA_DIR
+from newswatch.pipelines.settings import Settings
+from newswatch.pipelines.documents import event_id, to_documents
+from newswatch.pipelines.parsing import news_item_validator, parse_item
 
 
 def record(value: bytes, offset: int = 7) -> KafkaRecord:
@@ -84,8 +84,8 @@ def test_event_ids_are_deterministic_and_safe():
 
 
 def test_documents_of_an_article(validator):
-    from pipelines.nlp.normalize import normalize
-    from pipelines.nlp.tagging import tag
+    from newswatch.pipelines.nlp.normalize import normalize
+    from newswatch.pipelines.nlp.tagging import tag
 
     text = "The army sent reinforcements to Raqqa. Warplanes carried out airstrikes near Raqqa."
     article = parse_item(record(good(text=text)), validator, max_bytes=10_000)
@@ -122,7 +122,7 @@ def test_settings_reject_unknown_values(tmp_path, monkeypatch):
 
 
 def test_runner_options_for_each_runner(tmp_path):
-    from pipelines.streaming import runner_options
+    from newswatch.pipelines.streaming import runner_options
 
     s = Settings()
     s.pipeline.prism_binary = tmp_path / "prism"

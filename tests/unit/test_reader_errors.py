@@ -6,7 +6,7 @@ from kafka.errors import CorruptRecordError, KafkaConnectionError, KafkaTimeoutE
 
 from apache_beam.io.restriction_trackers import OffsetRange
 
-from connectors.kafka_io import (END_OF_TIME, READ_RETRY_MAX_S, PartitionOffsetTracker, corrupt_batch_offset, corrupt_range_message,
+from newswatch.connectors.kafka_io import (END_OF_TIME, READ_RETRY_MAX_S, PartitionOffsetTracker, corrupt_batch_offset, corrupt_range_message,
                                  first_readable_offset, read_failure_advice, read_retry_delay_s)
 
 

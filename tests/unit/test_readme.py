@@ -1,8 +1,8 @@
 """The README documents every dead-letter reason the code can produce."""
 import re
 
-from pipelines.model import DEAD_LETTER_REASONS
-from pipelines.settings import REPO_DIR
+from newswatch.pipelines.model import DEAD_LETTER_REASONS
+from newswatch.pipelines.settings import REPO_DIR
 
 
 def test_every_dead_letter_reason_is_in_the_readme_table():

@@ -1,5 +1,5 @@
 """The supervisor's decisions after a worker crash (pipelines/recovery.py), without processes."""
-from pipelines.recovery import Quarantine, RecoveryPlan, RunCarefully, RunNormally
+from newswatch.pipelines.recovery import Quarantine, RecoveryPlan, RunCarefully, RunNormally
 
 ENDS = {0: 100, 1: 100, 2: 100}
 

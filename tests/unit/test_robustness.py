@@ -4,8 +4,8 @@ import signal
 
 import pytest
 
-from pipelines.nlp.normalize import normalize
-from pipelines.nlp.tagging import MAX_TEXT, tag
+from newswatch.pipelines.nlp.normalize import normalize
+from newswatch.pipelines.nlp.tagging import MAX_TEXT, tag
 
 
 @pytest.mark.parametrize("text", [
@@ -53,8 +53,8 @@ def test_adversarial_repetitions_finish(unit, hang_guard):
 def test_many_distinct_trigger_words_in_one_text_give_each_sentence_its_own_events(hang_guard):
     # Hundreds of different trigger words in one text (the token table's one-pass path, see
     # test_token_table.py): each sentence must get exactly the events it gets on its own.
-    from pipelines.nlp.lexicon import lexicon
-    from pipelines.nlp.token_table import TokenTable
+    from newswatch.pipelines.nlp.lexicon import lexicon
+    from newswatch.pipelines.nlp.token_table import TokenTable
 
     firsts = sorted(lexicon().triggers_by_first["ar"])
     assert len(firsts) > TokenTable.MAX_LOCATED

@@ -18,10 +18,10 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.net.transport import KafkaSSLTransport
 from pydantic import ValidationError
 
-from connectors import kafka
-from connectors.search import SearchBackend, _make_client, redact_url
-from pipelines.cli import main
-from pipelines.settings import KafkaSettings, SearchSettings, Settings, SettingsError, api_key_token, load_settings
+from newswatch.connectors import kafka
+from newswatch.connectors.search import SearchBackend, _make_client, redact_url
+from newswatch.pipelines.cli import main
+from newswatch.pipelines.settings import KafkaSettings, SearchSettings, Settings, SettingsError, api_key_token, load_settings
 
 PASSWORD = "pa55-Kafka-s3cret"
 KEY_PASSWORD = "k3y-file-s3cret"

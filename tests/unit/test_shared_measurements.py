@@ -3,8 +3,8 @@ They check the seed article against its gold annotation; the dev-set scores are 
 `newswatch eval` (README), not asserted, since they are targets for a held-out set."""
 import json
 
-from pipelines.nlp.normalize import normalize
-from pipelines.nlp.tagging import tag
+from newswatch.pipelines.nlp.normalize import normalize
+from newswatch.pipelines.nlp.tagging import tag
 
 
 def _seed(shared_dir):

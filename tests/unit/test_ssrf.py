@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from connectors.channels import safe_http
-from connectors.channels.base import DeliveryError
-from connectors.channels.ssrf import RefusedURL, check_url, safe_origin
+from newswatch.connectors.channels import safe_http
+from newswatch.connectors.channels.base import DeliveryError
+from newswatch.connectors.channels.ssrf import RefusedURL, check_url, safe_origin
 
 LOOPBACK = ["127.0.0.0/8"]
 

@@ -2,7 +2,7 @@ import socket
 
 import pytest
 
-from connectors.stack import StackError, _require_free_ports
+from newswatch.connectors.stack import StackError, _require_free_ports
 
 
 def test_a_taken_port_is_reported_with_what_to_do():

@@ -4,9 +4,9 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from pipelines.model import Subscription, alert_id
-from pipelines.settings import REPO_DIR
-from pipelines.durations import parse_duration
+from newswatch.pipelines.model import Subscription, alert_id
+from newswatch.pipelines.settings import REPO_DIR
+from newswatch.pipelines.durations import parse_duration
 
 
 def test_the_schema_file_is_the_models_schema():

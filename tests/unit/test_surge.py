@@ -8,7 +8,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from pipelines.alerting.surge import (
+from newswatch.pipelines.alerting.surge import (
     DEFAULT_RULES_PATH,
     CountRule,
     RatioRule,
@@ -19,8 +19,8 @@ from pipelines.alerting.surge import (
     load_rules,
     parse_rules,
 )
-from pipelines.alerting.throttle import Decision, Throttle, default_key
-from pipelines.nlp.resources import DataFileError
+from newswatch.pipelines.alerting.throttle import Decision, Throttle, default_key
+from newswatch.pipelines.nlp.resources import DataFileError
 
 T0 = 1_800_000_000.0
 MIN, HOUR = 60.0, 3600.0

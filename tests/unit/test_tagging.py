@@ -1,7 +1,7 @@
 """Each event type in both languages: positive, negative and modality cases (our own sentences)."""
 import pytest
 
-from pipelines.nlp.tagging import tag
+from newswatch.pipelines.nlp.tagging import tag
 
 
 def labels(text: str, lang: str | None = None) -> set[str]:
@@ -236,7 +236,7 @@ def test_an_agreement_to_restore_calm_is_a_ceasefire():
 def test_the_tagger_raises_but_never_lowers_the_young_gc_threshold():
     import gc
 
-    from pipelines.nlp.tagging import GC_YOUNG_THRESHOLD, Tagger
+    from newswatch.pipelines.nlp.tagging import GC_YOUNG_THRESHOLD, Tagger
 
     before = gc.get_threshold()
     try:

@@ -2,9 +2,9 @@
 when the window closes, and a restart rebuilt from the recorded decisions changes nothing."""
 import pytest
 
-from pipelines.alerting.throttle import DIGEST_SENT, Decision, Digest, Throttle, default_key
-from pipelines.model import digest_id
-from pipelines.model import Alert, Subscription
+from newswatch.pipelines.alerting.throttle import DIGEST_SENT, Decision, Digest, Throttle, default_key
+from newswatch.pipelines.model import digest_id
+from newswatch.pipelines.model import Alert, Subscription
 
 T0 = 1_800_000_000.0  # any epoch second: time is always passed in
 

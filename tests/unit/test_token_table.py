@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.nlp import token_table
+from newswatch.pipelines.nlp import token_table
 
 PURE_SOURCE = Path(token_table.__file__).resolve().parents[0] / "token_table.py"
 if not PURE_SOURCE.exists():  # token_table is the compiled one, living in var/accel/
@@ -15,7 +15,7 @@ if not PURE_SOURCE.exists():  # token_table is the compiled one, living in var/a
 
 def _pure_module():
     # Loaded under the package so that its relative imports resolve, whatever runs as token_table.
-    spec = importlib.util.spec_from_file_location("pipelines.nlp._pure_token_table", PURE_SOURCE)
+    spec = importlib.util.spec_from_file_location("newswatch.pipelines.nlp._pure_token_table", PURE_SOURCE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -142,6 +142,6 @@ def test_the_compiled_twin_is_used_when_built():
     pure, compiled = _implementations()
     if compiled is None:
         pytest.skip("the compiled modules are not built here (no C compiler?); only pure Python runs")
-    assert compiled is not pure and compiled.__module__ == "pipelines.nlp.token_table"
+    assert compiled is not pure and compiled.__module__ == "newswatch.pipelines.nlp.token_table"
     public = {name for name in dir(pure) if not name.startswith("_")}
     assert public <= set(dir(compiled)), public - set(dir(compiled))
