@@ -256,7 +256,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
                 return
             reads.inc()
             record = KafkaRecord(msg.topic, msg.partition, msg.offset, prev, msg.timestamp,
-                                 msg.key, msg.value if msg.value is not None else b"")
+                                 msg.key, msg.value if msg.value is not None else b"", first_of_read=prev == start - 1)
             prev = msg.offset
             yield beam.window.TimestampedValue(record, Timestamp(micros=max(msg.timestamp, 0) * 1000))
         if not batch:
@@ -281,7 +281,8 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
             with self._state_lock:
                 self._skips[self._key(tp)] = (start + 1, resume)
         timestamp_ms = max(watermark.current_watermark().micros // 1000, 0)
-        record = KafkaRecord(tp.topic, tp.partition, start, start - 1, timestamp_ms, None, b"", read_error=message)
+        record = KafkaRecord(tp.topic, tp.partition, start, start - 1, timestamp_ms, None, b"", read_error=message,
+                             first_of_read=True)
         metrics.read_counter(tp.topic, tp.partition).inc()
         yield beam.window.TimestampedValue(record, Timestamp(micros=timestamp_ms * 1000))
         tracker.defer_remainder(Duration.of(0))
@@ -355,7 +356,12 @@ class ReadFromKafka(beam.PTransform):
 
 class _Frontier:
     """Per partition: the last offset below which everything is durable, and the Done records
-    that arrived ahead of it (prev_offset -> offset)."""
+    that arrived ahead of it (prev_offset -> offset).
+
+    When reads of one partition run in several worker processes (one read per bundle, the next
+    read wherever the runner schedules it), this process sees only some of the chain. The first
+    record of a read says that everything before it is already committed, so the frontier moves
+    up to it instead of waiting for records another process made durable."""
 
     def __init__(self, last_durable: int) -> None:
         self.last_durable = last_durable
@@ -363,6 +369,10 @@ class _Frontier:
         self.committed = last_durable
 
     def add(self, item: Done) -> None:
+        if item.first_of_read and item.prev_offset > self.last_durable:
+            self.last_durable = item.prev_offset
+            self.committed = max(self.committed, item.prev_offset)
+            self.ahead = {prev: offset for prev, offset in self.ahead.items() if prev >= item.prev_offset}
         if item.offset > self.last_durable:
             self.ahead[item.prev_offset] = item.offset
         while self.last_durable in self.ahead:
@@ -383,10 +393,10 @@ class CommitsDurableOffsets(beam.DoFn):
     Flatten or a stateful DoFn downstream of an unbounded source whose residual holds the
     watermark at the minimum (apache/beam#39446): elements stopped reaching such a stage.
 
-    The frontier lives in the worker process. With one worker (Prism, LOOPBACK) every record of
-    a partition is marked there. On a multi-worker runner a partition's records could be split
-    across workers: commits would then stall (safe: nothing is lost, a restart re-reads and
-    overwrites); that path is not tested yet.
+    The frontier lives in the worker process: every record of one read (one bundle) is marked in
+    the process that read it, and a read's first record carries what earlier reads, in any
+    process, already committed (see _Frontier). So commits stay right and keep moving when the
+    runner runs a partition's bundles on different workers.
     """
 
     def __init__(self, settings: KafkaSettings) -> None:
