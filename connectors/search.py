@@ -46,6 +46,14 @@ _PLAIN_ANALYSIS = {"analysis": {"analyzer": {
     for name in ("nw_arabic", "nw_english", "nw_folded")}}}
 
 
+def _analysis_filters() -> list[str | dict]:
+    """Each token filter the full analysis uses once: a name, or the definition of one of its own."""
+    analysis = json.loads((INDEX_DIR / "analysis.json").read_text(encoding="utf-8"))["analysis"]
+    own = analysis.get("filter", {})
+    names = dict.fromkeys(f for analyzer in analysis["analyzer"].values() for f in analyzer.get("filter", []))
+    return [own.get(name, name) for name in names]
+
+
 def _template(name: str, full_analysis: bool = True) -> dict:
     template = json.loads((INDEX_DIR / f"{name}.template.json").read_text(encoding="utf-8"))
     analysis = json.loads((INDEX_DIR / "analysis.json").read_text(encoding="utf-8")) if full_analysis else _PLAIN_ANALYSIS
@@ -90,9 +98,10 @@ class SearchBackend:
 
     # -- setup --------------------------------------------------------------------------------
     def has_arabic_analysis(self) -> bool:
-        """Whether the cluster has the analysis-common filters our analyzers use."""
+        """Whether the cluster has every token filter that schemas/index/analysis.json uses (the
+        analysis-common module has them; so does the local Elasticsearch node's own plugin)."""
         try:
-            self.client.indices.analyze(body={"tokenizer": "standard", "filter": ["arabic_normalization"], "text": "ا"})
+            self.client.indices.analyze(body={"tokenizer": "standard", "filter": _analysis_filters(), "text": "ا 1"})
             return True
         except Exception as err:  # noqa: BLE001 - both clients raise their own 400 type
             if "arabic_normalization" in str(err) or "filter" in str(err):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -20,12 +21,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from newswatch.pipelines.settings import REPO_DIR, StackSettings
 
 DEPLOY = REPO_DIR / "deploy" / "stack"
+LOG = logging.getLogger(__name__)
 READY_TIMEOUT_S = 180
 
 
@@ -339,14 +342,87 @@ def resolve_elasticsearch(s: StackSettings) -> Path:
     if done.returncode != 0 or not zips:
         raise StackError(f"Elasticsearch {s.es_version} ({artifact}) could not be fetched from Maven Central:\n"
                          f"{done.stdout[-1500:]}{done.stderr[-1500:]}\nSet NEWSWATCH_STACK__ES_VERSION to a served version.")
-    import zipfile
-
     with zipfile.ZipFile(zips[0]) as archive:
         archive.extractall(base)
     for script in (dist / "bin").iterdir():
         script.chmod(0o755)
     zips[0].unlink()
     return dist
+
+
+ANALYSIS_PLUGIN = "newswatch-analysis"
+ANALYSIS_SOURCES = DEPLOY / "elasticsearch-analysis"
+
+
+def _analysis_plugin_digest(s: StackSettings) -> str:
+    """What the built plugin depends on: its sources, its descriptor and the node's version."""
+    digest = hashlib.sha256(s.es_version.encode())
+    for path in sorted(p for p in ANALYSIS_SOURCES.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(ANALYSIS_SOURCES)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _zip_dir(folder: Path, target: Path) -> Path:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            archive.write(path, path.relative_to(folder).as_posix())
+    return target
+
+
+def _build_analysis_plugin(s: StackSettings, dist: Path, javac: str, build: Path) -> Path:
+    """Compile the plugin against the node's own jars and package it as the zip that
+    `elasticsearch-plugin install` takes (the jar beside plugin-descriptor.properties)."""
+    if build.exists():
+        shutil.rmtree(build)
+    classes, package = build / "classes", build / "package"
+    classes.mkdir(parents=True)
+    package.mkdir()
+    sources = [str(p) for p in sorted((ANALYSIS_SOURCES / "src").rglob("*.java"))]
+    done = subprocess.run([javac, "--release", "17", "-nowarn", "-d", str(classes), "-cp", f"{dist / 'lib'}/*", *sources],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise StackError(f"compiling {ANALYSIS_SOURCES} against Elasticsearch {s.es_version} failed "
+                         f"(its plugin API differs from the one the sources use?):\n{done.stderr[-3000:]}")
+    _zip_dir(classes, package / f"{ANALYSIS_PLUGIN}.jar")
+    descriptor = (ANALYSIS_SOURCES / "plugin-descriptor.properties").read_text(encoding="utf-8")
+    (package / "plugin-descriptor.properties").write_text(descriptor.replace("${es_version}", s.es_version),
+                                                          encoding="utf-8")
+    return _zip_dir(package, build / f"{ANALYSIS_PLUGIN}.zip")
+
+
+def _install_plugin(s: StackSettings, dist: Path, plugin_zip: Path, env: dict[str, str]) -> None:
+    """Install with the node's own tool (it checks the descriptor and the version; a file://
+    url needs no network), replacing an earlier build."""
+    installed = dist / "plugins" / ANALYSIS_PLUGIN
+    if installed.exists():
+        shutil.rmtree(installed)
+    done = subprocess.run([str(dist / "bin" / "elasticsearch-plugin"), "install", "--batch", plugin_zip.as_uri()],
+                          capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise StackError(f"`elasticsearch-plugin install` refused {plugin_zip}:\n{done.stdout[-1500:]}{done.stderr[-1500:]}")
+
+
+def install_analysis_plugin(s: StackSettings, dist: Path, env: dict[str, str]) -> bool:
+    """Give the integ-test node the Arabic analyzer and the filters of schemas/index/analysis.json
+    (it lacks analysis-common, whose Lucene classes are in its lib/), so that the index templates
+    are the same on both engines. Rebuilt only when the sources or the Elasticsearch version
+    change. Without javac, or when the build fails, the node runs without it: newswatch then
+    indexes with plain analyzers there and says so. True when the plugin is installed."""
+    build = _es_base(s) / "analysis-plugin"
+    stamp = build / "installed.sha256"
+    digest = _analysis_plugin_digest(s)
+    installed = dist / "plugins" / ANALYSIS_PLUGIN / "plugin-descriptor.properties"
+    if installed.exists() and stamp.exists() and stamp.read_text() == digest:
+        return True
+    try:
+        plugin_zip = _build_analysis_plugin(s, dist, _java(s, "javac"), build)
+        _install_plugin(s, dist, plugin_zip, env)
+    except StackError as err:
+        LOG.warning("Elasticsearch starts without newswatch's analysis plugin, so without the Arabic analyzer "
+                    "(its indices get plain analyzers: no Arabic normalization or stemming): %s", err)
+        return False
+    stamp.write_text(digest)
+    return True
 
 
 def start_elasticsearch(s: StackSettings) -> int:
@@ -369,6 +445,7 @@ def start_elasticsearch(s: StackSettings) -> int:
     (dist / "config" / "jvm.options.d" / "heap.options").write_text(f"-Xms{s.es_heap}\n-Xmx{s.es_heap}\n")
     java = Path(_java(s)).resolve()
     env = {**os.environ, "ES_JAVA_HOME": str(java.parent.parent), "ES_TMPDIR": str(base / "tmp"), "HOME": str(base)}
+    install_analysis_plugin(s, dist, env)
     cmd = [str(dist / "bin" / "elasticsearch")]
     if os.geteuid() == 0:
         # Elasticsearch refuses to run as root: drop to nobody for this process only.
