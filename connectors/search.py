@@ -284,10 +284,10 @@ def _make_client(s: SearchSettings):
     if s.backend == "opensearch":
         from opensearchpy import OpenSearch
 
-        return OpenSearch(hosts=[s.url], timeout=30, http_compress=True, **_tls_options(s), **_opensearch_auth(s))
+        return OpenSearch(hosts=[s.url], timeout=30, http_compress=s.http_compress, **_tls_options(s), **_opensearch_auth(s))
     from elasticsearch import Elasticsearch
 
-    return Elasticsearch(s.url, request_timeout=30, http_compress=True, **_tls_options(s), **_elasticsearch_auth(s))
+    return Elasticsearch(s.url, request_timeout=30, http_compress=s.http_compress, **_tls_options(s), **_elasticsearch_auth(s))
 
 
 def _tls_options(s: SearchSettings) -> dict:

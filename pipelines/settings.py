@@ -131,6 +131,9 @@ class SearchSettings(BaseModel):
     alerts_index: str = "newswatch-alerts"  # every alert and its delivery status
     bulk_max_docs: int = 500
     bulk_max_retries: int = 5
+    # gzip request bodies: worth it over a slow link to a remote cluster; on a LAN or loopback it
+    # only costs the pipeline's CPU (measured in benchmarks/throughput.py --profile)
+    http_compress: bool = False
 
     @model_validator(mode="after")
     def _check_auth_and_tls(self) -> SearchSettings:
