@@ -1,14 +1,22 @@
 """The pipeline's one terminal sink per record (the outbox): a batch's documents in one bulk
 request, then each record's alerts on the alerts topic (acks=all), and only then its offset may
 be committed. Per-document errors become dead letters. A second, independent alerts sink would
-let the committer pass an alert that was never produced, so there is none."""
+let the committer pass an alert that was never produced, so there is none.
+
+The round trips (the caller's `before_write` step, e.g. matching subscriptions, then the bulk
+request and the alerts) run in background threads, so the bundle's thread goes on
+with the next records' CPU work (parsing, NLP) while the engine works; the bundle waits for all
+of them at its end, before it commits. Under Prism one bundle holds every partition's read, one
+after the other, so without this the engine and the NLP took turns on a 2-core machine."""
 from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.utils.windowed_value import WindowedValue
 
 from newswatch.pipelines.model import DeadLetter, IndexRequest
 from newswatch.pipelines.settings import AlertSettings, KafkaSettings, SearchSettings
@@ -22,13 +30,27 @@ LOG = logging.getLogger(__name__)
 
 
 OUTAGE_BACKOFF_MAX_S = 30.0
+BATCHES_IN_FLIGHT = 3  # queued behind the background writer before process() waits: bounds memory
+
+
+class BeforeWrite:
+    """A step the writer runs on each batch in its background thread, before writing it:
+    `setup()` once per worker, then `__call__(batch) -> batch`."""
+
+    def setup(self) -> None:
+        pass
+
+    def __call__(self, batch: list[IndexRequest]) -> list[IndexRequest]:
+        return batch
 
 
 class _BulkWriteFn(CommitsDurableOffsets):
-    def __init__(self, settings: SearchSettings, kafka_settings: KafkaSettings, alert_settings: AlertSettings) -> None:
+    def __init__(self, settings: SearchSettings, kafka_settings: KafkaSettings, alert_settings: AlertSettings,
+                 before_write: BeforeWrite) -> None:
         super().__init__(kafka_settings)
         self.search_settings = settings
         self.alert_settings = alert_settings
+        self.before_write = before_write
         self.backend = None
         self.alerts_produced = Metrics.counter("newswatch", "alerts_produced")
         self.records_indexed = Metrics.counter("newswatch", "records_indexed")
@@ -37,8 +59,19 @@ class _BulkWriteFn(CommitsDurableOffsets):
         super().setup()
         self.backend = SearchBackend(self.search_settings)
         self._producer = kafka.producer(self.settings)
+        self.before_write.setup()
+        # Two threads, a two-step assembly line: the next batch's before_write (percolation) runs
+        # while this one is written; writes stay one at a time, in order (a replayed article's
+        # stale events are computed from what the previous write left).
+        self._before_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-before")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-write")
+        self._in_flight: list[Future] = []
+        self._settled: list[tuple[list, list[IndexRequest]]] = []
 
     def teardown(self) -> None:
+        for pool in (getattr(self, "_before_pool", None), getattr(self, "_pool", None)):
+            if pool is not None:
+                pool.shutdown(wait=True)
         if getattr(self, "_producer", None) is not None:
             self._producer.close()
         super().teardown()
@@ -55,7 +88,6 @@ class _BulkWriteFn(CommitsDurableOffsets):
                                                value=a.model_dump_json().encode()) for a in alerts]
                 for f in futures:
                     f.get(timeout=60)
-                self.alerts_produced.inc(len(alerts))
                 metrics.count_alerts_produced(len(alerts))
                 return
             except Exception as err:  # noqa: BLE001 - kafka-python raises many KafkaError kinds here
@@ -101,12 +133,42 @@ class _BulkWriteFn(CommitsDurableOffsets):
                 old.setdefault(hit["_source"]["article_id"], set()).add(hit["_id"])
         return [(s.events_index, eid, None) for aid, ids in new.items() for eid in sorted(old.get(aid, set()) - ids)]
 
-    def process(self, batch):
-        with metrics.stage_timer("write"):  # the write only: yielding dead letters runs their DLQ writer
+    def start_bundle(self):
+        self._in_flight, self._settled = [], []
+
+    def process(self, batch, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+        prepared = self._before_pool.submit(self.before_write, batch)
+        self._in_flight.append(self._pool.submit(self._write_prepared, prepared, timestamp, window))
+        while len(self._in_flight) > BATCHES_IN_FLIGHT:
+            self._settled.append(self._in_flight.pop(0).result())
+        return []
+
+    def finish_bundle(self):
+        """Wait for the bundle's batches; then their records are durable: mark them, emit the
+        dead letters (their writer marks those records once Kafka has them), and commit."""
+        self._settled += [f.result() for f in self._in_flight]
+        self._in_flight = []
+        for letters, indexed in self._settled:
+            for request in indexed:
+                self.mark_durable(request.record)
+            self.records_indexed.inc(len(indexed))  # Beam counters count in the bundle's thread only
+            self.alerts_produced.inc(sum(len(r.alerts) for r in indexed))
+            yield from letters
+        self._settled = []
+        super().finish_bundle()
+
+    def _write_prepared(self, prepared: Future, timestamp, window) -> tuple[list, list[IndexRequest]]:
+        """In the writing thread: (dead letters as windowed values, the requests indexed and
+        alerted)."""
+        batch = prepared.result()
+        with metrics.stage_timer("write"):
             outputs = list(self._write(batch))
-        yield from outputs
+        letters = [beam.pvalue.TaggedOutput(DEAD, WindowedValue(o.value, timestamp, [window]))
+                   for o in outputs if isinstance(o, beam.pvalue.TaggedOutput)]
+        return letters, [o for o in outputs if isinstance(o, IndexRequest)]
 
     def _write(self, batch):
+        """Dead letters (TaggedOutput) and the IndexRequests indexed and alerted."""
         docs = [d for request in batch for d in request.docs] + self._stale_events(batch)
         try:
             results = self._until_answered(self.backend.bulk_index, docs)
@@ -136,22 +198,22 @@ class _BulkWriteFn(CommitsDurableOffsets):
             else:
                 indexed.append(request)
         self._produce_alerts_until_acked(indexed)
-        for request in indexed:
-            self.mark_durable(request.record)
-        self.records_indexed.inc(len(indexed))
         metrics.count_indexed(len(indexed))
+        yield from indexed
 
 
 class WriteDocumentsAndAlerts(beam.PTransform):
     """Batches of IndexRequest -> indexed and alerted (source offsets marked durable) |
     DeadLetter (output "dead")."""
 
-    def __init__(self, settings: SearchSettings, kafka_settings: KafkaSettings, alert_settings: AlertSettings) -> None:
+    def __init__(self, settings: SearchSettings, kafka_settings: KafkaSettings, alert_settings: AlertSettings,
+                 before_write: BeforeWrite | None = None) -> None:
         super().__init__()
         self.settings = settings
         self.kafka_settings = kafka_settings
         self.alert_settings = alert_settings
+        self.before_write = before_write or BeforeWrite()
 
     def expand(self, batches):
-        fn = _BulkWriteFn(self.settings, self.kafka_settings, self.alert_settings)
+        fn = _BulkWriteFn(self.settings, self.kafka_settings, self.alert_settings, self.before_write)
         return batches | "BulkAndAlerts" >> beam.ParDo(fn).with_outputs(DEAD, main="done")

@@ -34,9 +34,16 @@ def build(pipeline: beam.Pipeline, settings: Settings, partitions: list[int] | N
         dead_letters(dead, label)
     requests, dead = articles | "ToDocuments" >> ToDocuments(settings.search)
     dead_letters(dead, "Documents")
-    batches = requests | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=settings.search.bulk_max_docs)
-    matched = batches | "Match" >> MatchSubscriptions(settings.search, settings.alerts)
-    written = matched | "Write" >> WriteDocumentsAndAlerts(settings.search, settings.kafka, settings.alerts)
+    # One batch per bundle (a poll of one partition), up to bulk_max_docs, flushed when the bundle
+    # ends. Not adaptive: BatchElements sizes batches so that the steps after it take under a
+    # second, and those are round trips to the engine (percolate, bulk), so it kept batches at
+    # ~40 items and a partition at a batch per second.
+    bulk = settings.search.bulk_max_docs
+    batches = requests | "Batch" >> beam.BatchElements(min_batch_size=bulk, max_batch_size=bulk)
+    # Match runs inside Write, in its background thread, before each batch is written.
+    match = MatchSubscriptions(settings.search, settings.alerts)
+    written = batches | "MatchAndWrite" >> WriteDocumentsAndAlerts(settings.search, settings.kafka, settings.alerts,
+                                                                    before_write=match)
     dead_letters(written[DEAD], "Index")
     # Nothing flows here (the writer only emits dead letters). The edge gives the fused stage an
     # output: Prism 2.75 waits for a stage's bundle in a loop that spins on a closed channel when

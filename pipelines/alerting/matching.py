@@ -21,6 +21,11 @@ from newswatch.pipelines.model import Alert, Subscription, alert_id
 
 EARTH_RADIUS_KM = 6371.0088  # the mean radius the engines' arc distance uses
 TEXT_FIELDS = ["title", "text", "text.ar", "text.en"]
+# Every field subscription_query reads. The engine analyses each field of a percolated document
+# (three analyzers for the texts), so the events go to percolation with these only: the sentence
+# text and the trigger would be analysed for nothing.
+PERCOLATED_FIELDS = frozenset({"type", "subtype", "actors", "locations", "language", "points", "confidence",
+                               "title", "text"})
 
 
 def _terms(field: str, values: list) -> dict:
@@ -170,7 +175,7 @@ def match_events(events: list[dict], matcher: SubscriptionMatcher, percolate) ->
         text_subs = [s for s in candidates if s.query]
         if text_subs:
             pending.append((i, text_subs))
-            pending_docs.append(event)
+            pending_docs.append({k: v for k, v in event.items() if k in PERCOLATED_FIELDS})
     if pending:
         hits = percolate(pending_docs, {s.id for _, subs in pending for s in subs})
         for slot, (i, subs) in enumerate(pending):

@@ -5,10 +5,8 @@ import dataclasses
 import logging
 import time
 
-import apache_beam as beam
-from apache_beam.metrics import Metrics
-
 from newswatch.connectors import metrics
+from newswatch.connectors.search_io import BeforeWrite
 from newswatch.pipelines.alerting.matching import SubscriptionMatcher, make_alert, match_events
 from newswatch.pipelines.alerting.surge import surge_subscriptions
 from newswatch.pipelines.model import IndexRequest
@@ -18,17 +16,18 @@ LOG = logging.getLogger(__name__)
 OUTAGE_BACKOFF_MAX_S = 30.0
 
 
-class _MatchFn(beam.DoFn):
-    """Keeps an in-process copy of the subscriptions, reloaded when the subscriptions index
-    changes (checked at most every `alerts.subscriptions_refresh_s`), so a new subscription takes
-    effect within about a second."""
+class MatchSubscriptions(BeforeWrite):
+    """Each batch's events matched against the subscriptions: the records leave with their alerts.
+
+    Runs in the outbox writer's background thread, before the batch is written (its round trips
+    overlap the next records' NLP; see connectors/search_io.py). Keeps an in-process copy of the
+    subscriptions, reloaded when the subscriptions index changes (checked at most every
+    `alerts.subscriptions_refresh_s`), so a new subscription takes effect within about a second."""
 
     def __init__(self, search: SearchSettings, alerts: AlertSettings) -> None:
         self.search = search
         self.refresh_s = alerts.subscriptions_refresh_s
         self.rules_file = alerts.rules_file
-        self.alerts = Metrics.counter("newswatch", "alerts_matched")
-        self.reloads = Metrics.counter("newswatch", "subscription_reloads")
 
     def setup(self) -> None:
         from newswatch.connectors.search import SearchBackend
@@ -51,7 +50,6 @@ class _MatchFn(beam.DoFn):
             if version != self._version:
                 self.matcher = SubscriptionMatcher(self.store.all() + self.rule_subscriptions)
                 self._version = version
-                self.reloads.inc()
                 LOG.info("subscriptions reloaded: %d", len(self.matcher))
         except Exception as err:  # noqa: BLE001 - keep matching with what we have; try again soon
             LOG.warning("subscriptions not reloaded (%s); matching with the %d known", type(err).__name__,
@@ -68,10 +66,9 @@ class _MatchFn(beam.DoFn):
                 time.sleep(pause)
                 pause = min(pause * 2, OUTAGE_BACKOFF_MAX_S)
 
-    def process(self, batch: list[IndexRequest]):
-        with metrics.stage_timer("match"):  # the matching only: the yield runs the writer
-            matched = self._with_alerts(batch)
-        yield matched
+    def __call__(self, batch: list[IndexRequest]) -> list[IndexRequest]:
+        with metrics.stage_timer("match"):
+            return self._with_alerts(batch)
 
     def _with_alerts(self, batch: list[IndexRequest]) -> list[IndexRequest]:
         self._refresh()
@@ -84,17 +81,4 @@ class _MatchFn(beam.DoFn):
         for (request, event), subs in zip(events, matched, strict=True):
             alerts.setdefault(id(request), []).extend(
                 make_alert(s, event, now, request.record.timestamp_ms) for s in subs)
-        self.alerts.inc(sum(len(a) for a in alerts.values()))
         return [dataclasses.replace(r, alerts=tuple(alerts.get(id(r), ()))) for r in batch]
-
-
-class MatchSubscriptions(beam.PTransform):
-    """Batches of IndexRequest -> the same batches, each request carrying its alerts."""
-
-    def __init__(self, search: SearchSettings, alerts: AlertSettings) -> None:
-        super().__init__()
-        self.search = search
-        self.alerts = alerts
-
-    def expand(self, batches):
-        return batches | "Percolate" >> beam.ParDo(_MatchFn(self.search, self.alerts))

@@ -9,6 +9,7 @@ import math
 import pytest
 
 from newswatch.pipelines.alerting.matching import (
+    PERCOLATED_FIELDS,
     SubscriptionMatcher,
     as_float32,
     distance_km,
@@ -38,6 +39,33 @@ def sub(**fields) -> Subscription:
 
 
 # --- subscription_query ---------------------------------------------------------------------------
+
+def _fields_read(query) -> set[str]:
+    """The document fields a query names (keys with a dot or known field positions)."""
+    found: set[str] = set()
+    if isinstance(query, dict):
+        for key, value in query.items():
+            if key in ("terms", "range") and isinstance(value, dict):
+                found |= {k for k in value if k != "boost"}
+            elif key == "geo_distance":
+                found |= {k for k in value if k not in ("distance", "distance_type", "validation_method")}
+            elif key == "simple_query_string":
+                found |= set(value["fields"])
+            else:
+                found |= _fields_read(value)
+    elif isinstance(query, list):
+        for item in query:
+            found |= _fields_read(item)
+    return found
+
+
+def test_a_percolated_document_keeps_every_field_a_subscription_can_read():
+    full = sub(types=["offensive"], subtypes=["air_strike"], actors=["Syrian Army"], places=["Aleppo"],
+               countries=["SY"], languages=["en"], near=ALEPPO, radius_km=20, min_confidence=0.5, query="army")
+    read = {field.split(".")[0] for field in _fields_read(subscription_query(full))}
+    assert read == {"type", "subtype", "actors", "locations", "language", "points", "confidence", "title", "text"}
+    assert read <= PERCOLATED_FIELDS
+
 
 def test_an_empty_subscription_is_a_query_that_filters_nothing():
     assert subscription_query(sub()) == {"bool": {"filter": []}}
@@ -183,14 +211,15 @@ def test_without_text_queries_nothing_is_percolated():
 def test_text_candidates_of_all_events_go_to_one_percolation_and_its_slots_map_back():
     matcher = SubscriptionMatcher([sub(id="plain", countries=["SY"]), sub(id="strikes", query="airstrikes"),
                                    sub(id="truce-text", types=["ceasefire"], query="truce")])
-    events = [event(id="e0"), event(id="e1", type="troop_buildup", locations=[], points=[]),
-              event(id="e2", type="ceasefire")]
+    events = [event(title="e0"), event(title="e1", type="troop_buildup", locations=[], points=[]),
+              event(title="e2", type="ceasefire")]
     # e1 passes only the untyped text subscription's filters; e0 and e2 have text candidates too.
     # The engine's answer is in slots of the documents it was sent: e0 -> 0, e1 -> 1, e2 -> 2.
     percolate = Percolations({1: {"strikes"}, 2: {"truce-text", "strikes"}})
     matched = match_events(events, matcher, percolate)
     ((documents, sub_ids),) = percolate.calls
-    assert [d["id"] for d in documents] == ["e0", "e1", "e2"]
+    assert [d["title"] for d in documents] == ["e0", "e1", "e2"]
+    assert all(set(d) <= PERCOLATED_FIELDS for d in documents)  # nothing analysed for nothing
     assert sub_ids == {"strikes", "truce-text"}
     assert [sorted(s.id for s in subs) for subs in matched] == [["plain"], ["strikes"],
                                                                   ["plain", "strikes", "truce-text"]]
@@ -199,9 +228,9 @@ def test_text_candidates_of_all_events_go_to_one_percolation_and_its_slots_map_b
 def test_only_events_with_text_candidates_are_percolated_and_slots_skip_the_others():
     matcher = SubscriptionMatcher([sub(id="truce-text", types=["ceasefire"], query="truce")])
     percolate = Percolations({0: {"truce-text"}})
-    matched = match_events([event(id="e0"), event(id="e1", type="ceasefire")], matcher, percolate)
+    matched = match_events([event(title="e0"), event(title="e1", type="ceasefire")], matcher, percolate)
     ((documents, sub_ids),) = percolate.calls
-    assert [d["id"] for d in documents] == ["e1"] and sub_ids == {"truce-text"}
+    assert [d["title"] for d in documents] == ["e1"] and sub_ids == {"truce-text"}
     assert [[s.id for s in subs] for subs in matched] == [[], ["truce-text"]]
 
 
