@@ -21,12 +21,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import shutil
 import statistics
+import subprocess
 import sys
 import threading
 import time
 import uuid
+from collections import Counter
+from pathlib import Path
 
 from bench_common import (CORPUS, Vocabulary, all_committed, item, load, make_subscriptions, percentiles,  # noqa: I001
                           run_settings, spawn, stop, store_subscriptions, texts, wait_for)
@@ -36,6 +41,80 @@ from newswatch.pipelines.settings import Settings, load_settings
 from results_file import save_and_compare
 
 RAW_POLL_RECORDS = 500  # one poll, one bulk request: the size the pipeline's bulk_max_docs allows too
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# --- where the CPU goes -----------------------------------------------------------------------------
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def stack_processes(settings: Settings, supervisor_pid: int | None) -> dict[str, int]:
+    """name -> pid of what shares the machine during a burst: Kafka, the search engine, and the
+    pipeline's supervisor, worker (the Python SDK harness runs in it: LOOPBACK) and Prism."""
+    from newswatch.connectors.stack import running_pid
+    from newswatch.pipelines.supervisor import descendants, worker_pids
+
+    procs = {name: running_pid(settings.stack.home, name) for name in ("kafka", "opensearch")}
+    if supervisor_pid:
+        procs["supervisor"] = supervisor_pid
+        for worker in worker_pids(supervisor_pid)[:1]:
+            procs["worker (SDK harness)"] = worker
+            for child in descendants(worker):
+                if b"prism" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    procs["prism"] = child
+    return {name: pid for name, pid in procs.items() if pid}
+
+
+class CpuMeter:
+    """CPU seconds each process spent between start() and stop(), and the share of the machine."""
+
+    def __init__(self, procs: dict[str, int]) -> None:
+        self.procs = procs
+
+    def start(self) -> None:
+        self.began = time.perf_counter(), {n: cpu_seconds(p) for n, p in self.procs.items()}
+
+    def stop(self) -> dict:
+        wall, before = time.perf_counter() - self.began[0], self.began[1]
+        used = {n: round(cpu_seconds(p) - before[n], 1) for n, p in self.procs.items()}
+        return {"wall_s": round(wall, 1), "cores": os.cpu_count(), "cpu_s": used,
+                "machine_busy_share": round(sum(used.values()) / (wall * (os.cpu_count() or 1)), 2)}
+
+
+def stage_totals(port: int) -> dict[str, dict]:
+    """From the worker's /metrics: per stage (and per bulk request), how many observations and the
+    seconds they took in all; per item stages count items, match and write count batches."""
+    import urllib.request
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    totals: dict[str, dict] = {}
+    for line in text.splitlines():
+        for metric, label in (("newswatch_stage_seconds", "stage"), ("newswatch_bulk_seconds", None)):
+            for kind in ("count", "sum"):
+                prefix = f"{metric}_{kind}"
+                if line.startswith(prefix + "{") or line.startswith(prefix + " "):
+                    name = line.split(f'{label}="')[1].split('"')[0] if label else "bulk request"
+                    totals.setdefault(name, {})[kind] = float(line.rsplit(" ", 1)[1])
+    return {name: {"calls": int(t.get("count", 0)), "seconds": round(t.get("sum", 0.0), 2)}
+            for name, t in totals.items()}
+
+
+def py_spy(pid: int, out: Path, seconds: int) -> subprocess.Popen | None:
+    """Samples the worker with py-spy (pip install py-spy), when it is installed."""
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(exe).exists():
+        print("throughput: --profile needs py-spy (pip install py-spy); not profiling", file=sys.stderr)
+        return None
+    return subprocess.Popen([exe, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "50",
+                             "--format", "raw", "--output", str(out), "--nonblocking"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 # --- (a) the raw copy -------------------------------------------------------------------------------
@@ -85,15 +164,17 @@ class RawCopy:
             consumer.close()
 
 
-def burst(settings: Settings, run: str, corpus: list[str], procs: list) -> tuple[int, float]:
-    """Produce every text at once; seconds until the group has committed them all."""
+def burst(settings: Settings, run: str, corpus: list[str], procs: list, meter: CpuMeter) -> tuple[int, float, dict]:
+    """Produce every text at once; seconds until the group has committed them all, and the CPU
+    each process used meanwhile."""
     ks = settings.kafka
     payloads = [item(run, i, text) for i, text in enumerate(corpus)]
     start = time.perf_counter()
+    meter.start()
     kafka.produce(ks, payloads)
     if not wait_for(lambda: all_committed(ks, ks.topic, ks.group_id), 3600, "every item committed", procs):
         raise SystemExit("throughput: the burst was not committed within an hour")
-    return len(payloads), time.perf_counter() - start
+    return len(payloads), time.perf_counter() - start, meter.stop()
 
 
 def raw_copy(base: Settings, corpus: list[str]) -> dict:
@@ -106,12 +187,13 @@ def raw_copy(base: Settings, corpus: list[str]) -> dict:
     try:
         kafka.produce(settings.kafka, [item(run, "warmup", corpus[0])])
         wait_for(lambda: all_committed(settings.kafka, run, run), 300, "the raw copy's warm-up item", [])
-        n, seconds = burst(settings, run, corpus, [])
+        meter = CpuMeter({**stack_processes(base, None), "raw copy (this process)": os.getpid()})
+        n, seconds, cpu = burst(settings, run, corpus, [], meter)
     finally:
         copier.stop()
         copier.client.indices.delete(index=index, ignore_unavailable=True)
         delete_topics(settings)
-    return {"items": n, "seconds": round(seconds, 2), "items_per_s": round(n / seconds, 1)}
+    return {"items": n, "seconds": round(seconds, 2), "items_per_s": round(n / seconds, 1), "cpu": cpu}
 
 
 # --- (b) the pipeline ---------------------------------------------------------------------------------
@@ -132,9 +214,12 @@ def searchable_latency(settings: Settings, run: str, corpus: list[str], n: int) 
     return percentiles([s * 1000 for s in seconds])
 
 
-def pipeline(base: Settings, corpus: list[str], n_subscriptions: int, latency_items: int, seed: int) -> dict:
+def pipeline(base: Settings, corpus: list[str], n_subscriptions: int, latency_items: int, seed: int,
+             profile: Path | None) -> dict:
     run = f"tput{uuid.uuid4().hex[:6]}"
     settings = run_settings(base, run)
+    metrics_port = free_port()
+    settings.pipeline = settings.pipeline.model_copy(update={"metrics_port": metrics_port})
     from newswatch.pipelines.streaming import prepare
 
     prepare(settings)
@@ -149,11 +234,21 @@ def pipeline(base: Settings, corpus: list[str], n_subscriptions: int, latency_it
         wait_for(lambda: backend.get(settings.search.articles_index, f"{run}-warmup") is not None, 300,
                  "the pipeline's warm-up item", [proc])
         latency = searchable_latency(settings, run, corpus, latency_items)
-        n, seconds = burst(settings, run, corpus, [proc])
+        procs = stack_processes(base, proc.pid)
+        spy = py_spy(procs["worker (SDK harness)"], profile, 20) if profile else None
+        before = stage_totals(metrics_port)
+        n, seconds, cpu = burst(settings, run, corpus, [proc], CpuMeter(procs))
+        after = stage_totals(metrics_port)
+        stages = {name: {"calls": t["calls"] - before.get(name, {}).get("calls", 0),
+                         "seconds": round(t["seconds"] - before.get(name, {}).get("seconds", 0.0), 2)}
+                  for name, t in after.items()}
+        if spy:
+            spy.wait(timeout=120)
     finally:
         stop(proc)
     backend.refresh(settings.search.events_index)
-    figures = {"items": n, "seconds": round(seconds, 2), "items_per_s": round(n / seconds, 1),
+    figures = {"items": n, "seconds": round(seconds, 2), "items_per_s": round(n / seconds, 1), "cpu": cpu,
+               "stage_seconds_in_burst": stages,
                "subscriptions": len(subs), "subscriptions_store_s": round(stored_s, 1),
                "events_indexed": backend.count(settings.search.events_index),
                "alerts_on_topic": sum(1 for _ in kafka.read_topic(settings.kafka, settings.alerts.topic)),
@@ -161,6 +256,14 @@ def pipeline(base: Settings, corpus: list[str], n_subscriptions: int, latency_it
     backend.delete_indices()
     delete_topics(settings)
     return figures
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def delete_topics(settings: Settings) -> None:
@@ -177,6 +280,24 @@ def delete_topics(settings: Settings) -> None:
 
 # --- report ---------------------------------------------------------------------------------------------
 
+def print_profile(path: Path, top: int = 25) -> None:
+    """Self time and total time (inclusive) of the functions py-spy sampled most."""
+    own, total, samples = Counter(), Counter(), 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [f.split(" (")[0] + " " + f.split(" (")[-1].rstrip(")").split(":")[0].split("/")[-1]
+                  for f in stack.split(";")]
+        n = int(count)
+        samples += n
+        own[frames[-1]] += n
+        for frame in set(frames):
+            total[frame] += n
+    print(f"py-spy: {samples} samples of the worker; top self time, then top inclusive time")
+    for title, table in (("self", own), ("inclusive", total)):
+        for frame, n in table.most_common(top):
+            print(f"  {title:9} {100 * n / samples:5.1f} %  {frame}")
+
+
 def compare(r: dict, b: dict) -> str:
     return (f"vs baseline ({b['when']}): pipeline {r['pipeline']['items_per_s']} vs {b['pipeline']['items_per_s']} "
             f"items/s, raw copy {r['raw_copy']['items_per_s']} vs {b['raw_copy']['items_per_s']} items/s, ratio "
@@ -190,6 +311,8 @@ def main() -> int:
     parser.add_argument("--subscriptions", type=int, default=1000, help="stored subscriptions (default 1000)")
     parser.add_argument("--latency-items", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--profile", type=Path, help="sample the pipeline's worker with py-spy for 20 s of the "
+                        "burst into this file (collapsed stacks), and print its top functions")
     parser.add_argument("--save-baseline", action="store_true")
     args = parser.parse_args()
 
@@ -199,7 +322,7 @@ def main() -> int:
     started = {"load_avg_1m_start": load()}
     raw = raw_copy(base, corpus)
     print(f"raw copy: {raw['items_per_s']} items/s", file=sys.stderr)
-    full = pipeline(base, corpus, args.subscriptions, args.latency_items, args.seed)
+    full = pipeline(base, corpus, args.subscriptions, args.latency_items, args.seed, args.profile)
     print(f"pipeline: {full['items_per_s']} items/s", file=sys.stderr)
     ratio = round(full["items_per_s"] / raw["items_per_s"], 3)
     result = {"benchmark": "pipeline vs raw copy (consume -> bulk -> commit), same stack, same articles",
@@ -208,6 +331,8 @@ def main() -> int:
               "median_text_chars": int(statistics.median(len(t) for t in corpus)),
               "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
     save_and_compare("throughput", result, args.save_baseline, compare)
+    if args.profile and args.profile.exists():
+        print_profile(args.profile)
     p95 = full["searchable_latency_ms"].get("p95", float("inf"))
     print(f"target: ratio >= 0.5 -> {'met' if ratio >= 0.5 else 'NOT met'}; "
           f"produce -> searchable p95 <= 1 s -> {'met' if p95 <= 1000 else 'NOT met'}")

@@ -89,6 +89,11 @@ def _read_pid(home: Path, component: str) -> int | None:
     return pid if _alive(pid) else None
 
 
+def running_pid(home: Path, component: str) -> int | None:
+    """The pid of a running stack component (kafka, opensearch, elasticsearch), else None."""
+    return _read_pid(home, component)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

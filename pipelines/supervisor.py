@@ -28,7 +28,7 @@ OUTAGE_GRACE_S = 60.0
 STARTUP_GRACE_S = 480.0
 
 
-def _children(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """Every descendant of pid (the worker's Prism runner and SDK harness processes)."""
     by_parent: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -48,7 +48,7 @@ def _children(pid: int) -> list[int]:
 
 
 def kill_tree(pid: int, sig: int = signal.SIGKILL) -> None:
-    for p in [pid, *_children(pid)]:
+    for p in [pid, *descendants(pid)]:
         try:
             os.kill(p, sig)
         except ProcessLookupError:
@@ -62,7 +62,7 @@ def worker_pids(supervisor_pid: int) -> list[int]:
             return b"--worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             return False
-    return [p for p in _children(supervisor_pid) if is_worker(p)]
+    return [p for p in descendants(supervisor_pid) if is_worker(p)]
 
 
 def become_subreaper() -> None:
@@ -77,7 +77,7 @@ def become_subreaper() -> None:
 
 def stop_leftovers() -> None:
     """Kill and reap whatever a dead worker left behind (we are their subreaper)."""
-    for pid in _children(os.getpid()):
+    for pid in descendants(os.getpid()):
         kill_tree(pid)
         try:
             os.waitpid(pid, 0)

@@ -7,6 +7,7 @@ pipeline against the test stack."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -20,6 +21,7 @@ from newswatch.pipelines.streaming import prepare
 
 from .conftest import REPO_DIR, PipelineProcess, news_item, wait_for
 
+PACKAGED = {"pyproject.toml", "setup.py", "README.md", "pipelines", "connectors", "api", "schemas", "deploy"}
 ARTICLE = "Government warplanes carried out airstrikes on rebel positions near Idlib on Tuesday."
 
 
@@ -27,8 +29,9 @@ ARTICLE = "Government warplanes carried out airstrikes on rebel positions near I
 def installed(tmp_path_factory) -> Path:
     """The bin/ directory of a fresh virtual environment with only the wheel installed."""
     root = tmp_path_factory.mktemp("wheel")
+    source = _copy_of_the_sources(root / "source")  # an in-tree build/ could carry stale modules
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(root / "dist"), str(REPO_DIR)], capture_output=True, text=True, timeout=900)
+                            "-w", str(root / "dist"), str(source)], capture_output=True, text=True, timeout=900)
     assert built.returncode == 0, built.stderr[-3000:]
     wheel = next((root / "dist").glob("newswatch-*.whl"))
     subprocess.run([sys.executable, "-m", "venv", str(root / "venv")], check=True, timeout=300)
@@ -40,6 +43,16 @@ def installed(tmp_path_factory) -> Path:
                            "--no-index", str(wheel)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return root / "venv" / "bin"
+
+
+def _copy_of_the_sources(target: Path) -> Path:
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO_DIR, capture_output=True,
+                            text=True, check=True).stdout.split()
+    for name in listed:
+        if name.split("/")[0] in PACKAGED and (REPO_DIR / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO_DIR / name, target / name)
+    return target
 
 
 def _outside(bin_dir: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
