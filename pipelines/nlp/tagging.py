@@ -7,8 +7,8 @@ pipelines/data/*.yaml; this module only matches them.
 Per sentence: find trigger patterns (affix-aware for Arabic, inflection-aware for English),
 drop those whose sentence lacks the military context a rule asks for, drop offensives that are
 negated, hypothetical, feared or only purposed (modality cues in a small window), then attach
-the actors, places and quantities near the trigger. Events of one type in one sentence at one
-place are merged.
+the actors and places of the trigger's clause (arguments.py) and the quantities near it. One
+event per trigger: only true repeats are merged.
 """
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from .geo import clitic_hides_a_word, gazetteer
+from . import arguments as args
+from .arguments import Found, Roleplay, SentenceNames
+from .geo import clitic_hides_a_word, gazetteer, has_namesakes
 from .language import detect_language, detect_paragraphs
 from .lexicon import Lexicon, Name, Trigger, lexicon
 from .normalize import Normalized, normalize
@@ -27,8 +29,8 @@ from .sentence_picker import sentence_pickers
 from .tokens import MAX_WORD, Sentence, name_stems, sentence_bounds, stems
 
 EVENT_TYPES = ("offensive", "ceasefire", "troop_buildup")
-NEAR_TOKENS = 12      # actors/places this close to a trigger belong to its event
 QUANTITY_TOKENS = 10  # quantities this close
+CONTEXT_CHARS = 1_200  # the opening of an article read for its country context
 MAX_TEXT = 1_000_000  # characters tagged per item; the rest is ignored (and said so)
 _CLAUSE_PUNCT = frozenset(".,;:!?()\"«»")
 _NUMBER = re.compile(r"^\d[\d.,]*$")
@@ -84,6 +86,8 @@ class Event:
     locations: list[Mention] = field(default_factory=list)
     quantities: list[Quantity] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
+    # what the article pass still settles (the country, "the army", ambiguous places); not output
+    pending: _Pending | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
         return {
@@ -141,6 +145,7 @@ class _Analysis:
     places: tuple[Name, ...]
     military: bool
     cues: frozenset[str]
+    adjective: str | None = None  # the country of a nationality adjective ("السورية", "Syrian")
 
 
 _ANALYSIS: dict[str, dict[str, _Analysis]] = {"ar": {}, "en": {}}  # language -> word -> analysis
@@ -167,19 +172,39 @@ def _analyse(word: str, lang: str, lex: Lexicon) -> _Analysis:
     actors = tuple(sorted((n for s in name_st for n in lex.actors_by_first.get(s, ())),
                           key=lambda n: (-len(n.words), n.canonical, n.words)))
     place_names = tuple(sorted((n for s in name_st for n in places.get(s, ()) if not clitic_hides_a_word(word, s, n)),
-                               key=lambda n: (-len(n.words), not n.curated, n.canonical, n.words, n.country or "")))
+                               key=lambda n: (-len(n.words), not n.curated, -n.population, n.canonical, n.words,
+                                              n.country or "")))
     military = bool(st & lex.military.get(lang, frozenset()))
     groups = lex.modality.get(lang, {})
     # Arabic cues may carry clitics ("والمخاوف"); English cues must match the word itself.
     probe = st if lang == "ar" else {word}
     cues = frozenset(g for g, words in groups.items() if probe & words)
-    found = _Analysis(st, triggers, actors, place_names, military, cues)
+    adjective = lex.roles.adjectives.get(lang, {}).get(word)
+    found = _Analysis(st, triggers, actors, place_names, military, cues, adjective)
     if military:
         _MILITARY_WORDS.setdefault(lang, set()).add(word)
     if len(cache) > 300_000:
         cache.clear()
     cache[word] = found
     return found
+
+
+_MARKS: dict[str, dict[str, int]] = {"ar": {}, "en": {}}  # language -> word -> arguments.word_marks
+
+
+def _marks_of(words: list[str], lang: str, lex: Lexicon) -> list[int]:
+    """The argument-role marks of a sentence's words, remembered per word: asked only for the
+    sentences that hold an event, so most words of a stream never need them."""
+    cache = _MARKS.setdefault(lang, {})
+    out = []
+    for word in words:
+        m = cache.get(word)
+        if m is None:
+            if len(cache) > 300_000:
+                cache.clear()
+            m = cache[word] = args.word_marks(word, lang, lex)
+        out.append(m)
+    return out
 
 
 # --- matching ---------------------------------------------------------------------------------
@@ -283,8 +308,55 @@ def _frame_missing(trig: Trigger, words: list[str], first: int, last: int, lang:
         return True
     if "takes_ground" in trig.frame:
         phrases = lex.peaceful_takeover.get(lang, ())
-        return any(_phrase_at(words, i, p) for p in phrases for i in range(len(words) - len(p) + 1))
+        if any(_phrase_at(words, i, p) for p in phrases for i in range(len(words) - len(p) + 1)):
+            return True
     return False
+
+
+TOWARDS_REACH = 14  # words after a sending verb in which its forces and their destination are looked for
+
+
+def _forces_towards(words: list[str], analyses: list[_Analysis], last: int, lang: str, lex: Lexicon) -> bool:
+    """A build-up frame over a clause or two: after the verb, forces (troops, units, their
+    vehicles; an armed actor there is more often the one who sends), then a movement towards a place, a border, a front or
+    positions ("... قوات عسكرية وآليات إلى نقاط المراقبة", "sent troops to the border")."""
+    moving = lex.roles.moving_forces.get(lang, frozenset())
+    end = min(len(words), last + 1 + TOWARDS_REACH)
+    forces = next((j for j in range(last + 1, end) if not analyses[j].stems.isdisjoint(moving)), None)
+    if forces is None:
+        return False
+    goals = lex.roles.towards.get(lang, frozenset())
+    positions = lex.roles.positions.get(lang, frozenset())
+
+    def somewhere(k: int) -> bool:
+        if k >= len(words):
+            return False
+        a = analyses[k]
+        return bool(a.places or args.word_marks(words[k], lang, lex) & (args.HEAD | args.BORDER)
+                    or not a.stems.isdisjoint(positions))
+
+    for j in range(forces + 1, end - 1):
+        if words[j] in CLAUSE_END:
+            return False
+        if words[j] in goals or args._body(words[j]) in goals:
+            return somewhere(j + 1) or (words[j + 1] in ("the", "its", "their") and somewhere(j + 2))
+    return False
+
+
+CLAUSE_END = frozenset(".;!?")
+
+
+def _no_forces(words: list[str], marks: list[int], first: int, last: int, actors: list[Found], lang: str,
+               lex: Lexicon) -> bool:
+    """Whether a build-up's clause names no forces: no armed or state actor and no military word other
+    than police and security ones (a state of alert for a storm, "mobilizing" voters, police sent
+    to guard a celebration are no build-up of forces for a fight)."""
+    lo, hi = args.clause(marks, first, last, args.EMPTY_NAMES)
+    if any(lo <= a and b <= hi and n.kind in ("armed", "state") for a, b, n in actors):
+        return False
+    military = _MILITARY_WORDS[lang]
+    security = lex.security_forces.get(lang, frozenset())
+    return not any(w in military and w not in security for w in words[lo:hi + 1])
 
 
 def _phrase_at(words: list[str], i: int, phrase: tuple[str, ...]) -> bool:
@@ -305,6 +377,8 @@ def _modal_cue(trig: Trigger, words: list[str], first: int, last: int, lang: str
     """The modality that cancels this trigger, if any (negation, future, fear, purpose, ...)."""
     if lang == "ar" and trig.type == "offensive" and words[first][:1] == "ل" and words[first] not in trig.slots[0]:
         return "purpose"  # "للسيطرة", "لتتمكن": an aim, not a report
+    if lang == "ar" and words[first][:1] == "ك" and words[first] not in trig.slots[0]:
+        return "comparison"  # "كتجنيد الأطفال", "such as recruiting children": an example, not a report
     active = lex.groups_by_type.get(trig.type, frozenset())
     steps = 0
     j = first - 1
@@ -351,21 +425,33 @@ def _after_dateline(names: list[tuple[int, int, Name]], sent: Sentence, dateline
     return [(a, b, n) for a, b, n in names if sent.span(a, a)[0] >= dateline]
 
 
-def _actor_or_place(words: list[str], actors: list[tuple[int, int, Name]], places: list[tuple[int, int, Name]],
-                    lang: str, lex: Lexicon) -> tuple[list, list]:
+def _actor_or_place(words: list[str], marks: list[int], actors: list[Found], places: list[Found],
+                    lang: str) -> tuple[list, list]:
     """A name that is both an actor and a place ("Russia", "دمشق") plays one role in a sentence:
-    a place after a locative word ("in Syria", "نحو سوريا", or the clitic "بسوريا"), an actor
-    otherwise ("Russia launched strikes"). A country that acts is not where the event happened."""
+    a place after a locative word ("in Syria", "نحو سوريا", or the clitic "بسوريا"), after a
+    border word or right after another place ("طرق تدمر بغداد"), an actor otherwise ("Russia
+    launched strikes"). A country that acts is not where the event happened."""
     if not actors or not places:
         return actors, places
     both = {(a, b) for a, b, _ in actors} & {(a, b) for a, b, _ in places}
     if not both:
         return actors, places
-    locatives = lex.locatives.get(lang, frozenset())
-    located = {(a, b) for a, b in both if (a > 0 and words[a - 1] in locatives)
-               or (lang == "ar" and words[a][:1] == "ب" and not words[a].startswith("ب" + "ب") and _clitic_b(words[a], places, a))}
+    place_ends = {b for a, b, _ in places if (a, b) not in both}
+    located = {(a, b) for a, b in both if _locative_before(words, marks, a) or a - 1 in place_ends
+               or (lang == "ar" and words[a][:1] == "ب" and not words[a].startswith("ب" + "ب") and _clitic_b(words[a], places, a))
+               or args.after_border(marks, a)}
     return ([m for m in actors if (m[0], m[1]) not in located],
             [m for m in places if (m[0], m[1]) in located or (m[0], m[1]) not in both])
+
+
+def _locative_before(words: list[str], marks: list[int], a: int) -> bool:
+    """"in Syria", "نحو سوريا", "بريف دمشق", "north of Baghdad": a locative or a place head right
+    before a name."""
+    if a == 0:
+        return False
+    if marks[a - 1] & (args.LOCATIVE | args.HEAD):
+        return True
+    return words[a - 1] == "of" and a > 1 and bool(marks[a - 2] & args.OF_LOCATIVE)
 
 
 def _clitic_b(word: str, places: list[tuple[int, int, Name]], a: int) -> bool:
@@ -482,6 +568,8 @@ class Tagger:
                 start, end = bounds[index]
                 if len(langs) == 1 or _sentence_language(match, start, end) == s_lang:
                     events.extend(self._tag_sentence(norm, Sentence(match, index, start, end), s_lang, dateline))
+        if events:
+            self._settle(norm, events, langs[0] if len(langs) == 1 else lang, dateline, bounds)
         return TagResult(lang, conf, _merge(events), match, norm.offsets, truncated, bounds=bounds)
 
     def _tag_sentence(self, norm: Normalized, sent: Sentence, lang: str, dateline: int = 0) -> list[Event]:
@@ -505,8 +593,9 @@ class Tagger:
         if dateline > sent.start:
             actors = _after_dateline(actors, sent, dateline)
         military = not _MILITARY_WORDS[lang].isdisjoint(words) or any(n.kind == "armed" for _, _, n in actors)
-        places = quantities = None
-        made: tuple[dict, dict] = ({}, {})  # actor and place mentions shared by the sentence's events
+        names = quantities = None
+        marks: list[int] = []
+        made: dict[tuple[int, int, str], Mention] = {}  # mentions shared by the sentence's events
         events = []
         for trig, i, last in candidates:
             if trig.needs_military and not military:
@@ -517,30 +606,187 @@ class Tagger:
                 continue  # weapons seized or hostages freed: no ground taken
             if trig.frame and _frame_missing(trig, words, i, last, lang, lex):
                 continue
+            if "forces" in trig.frame and _no_forces(words, marks or _marks_of(words, lang, lex), i, last, actors,
+                                                     lang, lex):
+                continue
+            if "towards" in trig.frame and not _forces_towards(words, analyses, last, lang, lex):
+                continue
             if trig.subtype in _MOVEMENT and _civilian_movement(words, i, last, lang, lex):
                 continue
             if trig.modal and _modal_cue(trig, words, i, last, lang, lex):
                 continue
-            if places is None:
-                places = _names_in(words, [(i, a.places) for i, a in enumerate(analyses) if a.places], display_word)
-                if dateline > sent.start:
-                    places = _after_dateline(places, sent, dateline)
-                actors, places = _actor_or_place(words, actors, places, lang, lex)
+            if names is None:
+                marks = marks or _marks_of(words, lang, lex)
+                names = self._sentence_names(norm, sent, words, marks, analyses, actors, lang, dateline, display_word)
                 quantities = _quantities_in(words, lang, lex)
-            events.append(self._event(norm, sent, trig, i, last, actors, places, quantities, made))
+            play = args.share(marks, i, last, trig.subtype, names, "towards" in trig.frame)
+            events.append(self._event(norm, sent, trig, i, last, play, quantities, made, names))
         return events
 
-    def _event(self, norm, sent, trig, first, last, actors, places, quantities, made) -> Event:
+    def _sentence_names(self, norm: Normalized, sent: Sentence, words: list[str], marks: list[int],
+                        analyses: list[_Analysis], actors: list[Found], lang: str, dateline: int,
+                        display_word) -> SentenceNames:
+        """The sentence's actors, places and nationality adjectives, each in one role."""
+        lex = self.lex
+        places = _names_in(words, [(i, a.places) for i, a in enumerate(analyses) if a.places], display_word)
+        if dateline > sent.start:
+            places = _after_dateline(places, sent, dateline)
+        actors, places = _actor_or_place(words, marks, actors, places, lang)
+        covered = {k for a, b, _ in actors + places for k in range(a, b + 1)}
+        adjectives = [(i, a.adjective) for i, a in enumerate(analyses) if a.adjective and i not in covered]
+        actors = args.split_adjectives(marks, actors, lang, lex.roles, adjectives)
+        places = args.split_adjectives(marks, places, lang, lex.roles, adjectives)
+        actors = args.drop_generic_after_names(actors)
+        actors += args.force_frames(marks, adjectives, actors, lang, lex.roles)
+        armies = [i for i, m in enumerate(marks) if m & args.ARMY]
+        actors += args.generic_armies(words, armies, actors, adjectives, lang, lex.roles)
+        places = args.drop_places_inside_actors(places + args.border_adjectives(marks, adjectives, lex.roles), actors)
+        places = [f for f in places if not args.is_head(marks, f)
+                  and (not f[2].ambiguous or args.place_cue(words, marks, f[0], lang, display_word))]
+        cues = [i for i, m in enumerate(marks) if m & args.PLACE_CUES]
+        places += args.unknown_places(words, marks, cues, actors + places, adjectives, lang, lex, display_word)
+        places = args.adjective_overrides(places, adjectives)
+        actors.sort(key=lambda f: f[0])
+        places.sort(key=lambda f: f[0])
+        everything = actors + places
+        return SentenceNames(actors, places, sorted(adjectives), frozenset(a for a, _, _ in everything),
+                             frozenset(b for _, b, _ in everything), frozenset(a for a, _, _ in places))
+
+    def _event(self, norm, sent, trig, first, last, play: Roleplay, quantities, made, names: SentenceNames) -> Event:
         o_start, o_end = norm.original_span(*sent.span(first, last))
         trigger = {"text": norm.original[o_start:o_end], "start": o_start, "end": o_end}
+        actors = _mentions(norm, sent, play.actors, first, last, made)
+        places = _mentions(norm, sent, play.places, first, last, made)
+        pending = _Pending(actors=actors, places=places, hints=play.hints, weak=play.weak, sentence=sent,
+                           names=names, made=made)
         return Event(
             type=trig.type, subtype=trig.subtype, sentence=sent.index, trigger=trigger, rule=trig.id,
-            confidence=min(0.99, trig.confidence + (0.05 if actors else 0.0)),
-            actors=_mentions(norm, sent, actors, first, last, NEAR_TOKENS, made[0]),
-            locations=_mentions(norm, sent, places, first, last, NEAR_TOKENS, made[1]),
+            confidence=min(0.99, trig.confidence + (0.05 if play.actors else 0.0)),
+            actors=[m for n, m in actors if n.canonical != args.GENERIC_ARMY],
+            locations=[m for _, m in places],
             quantities=[_quantity(norm, sent, q) for q in quantities
                         if abs(q[0] - first) <= QUANTITY_TOKENS or abs(q[1] - last) <= QUANTITY_TOKENS],
+            pending=pending,
         )
+
+    # --- the article pass: countries, "the army", ambiguous places --------------------------
+
+    def _settle(self, norm: Normalized, events: list[Event], lang: str, dateline: int,
+                bounds: list[tuple[int, int]]) -> None:
+        """Settle what one sentence cannot: the article's country context ranks ambiguous places
+        and gives a country to events whose sentence names none."""
+        context: tuple[str | None, Mention | None] | None = None
+        pendings = [(e, e.pending) for e in events]
+        for event, pending in pendings:
+            event.pending = None
+            if pending is None:
+                continue
+            needs = (any(n.ambiguous or has_namesakes(n) for n, _ in pending.places)
+                     or not any(n.country for n, _ in pending.places) and not pending.hints
+                     or any(n.canonical == args.GENERIC_ARMY for n, _ in pending.actors))
+            if needs and context is None:
+                read = {p.sentence.index: (p.sentence, p.names) for _, p in pendings if p is not None}
+                context = self._article_context(norm, lang, dateline, read, bounds)
+            country, evidence = context if needs and context else (None, None)
+            self._settle_event(norm, event, pending, country, evidence)
+
+    def _settle_event(self, norm: Normalized, event: Event, pending: _Pending, context: str | None,
+                      evidence: Mention | None) -> None:
+        places = []
+        for name, mention in pending.places:
+            chosen = args.choose_place(name, context)
+            if chosen is None:
+                continue
+            if chosen is not name:
+                mention = Mention(mention.text, mention.start, mention.end, chosen.canonical, chosen.kind,
+                                  chosen.country, chosen.lat, chosen.lon)
+            places.append((chosen, mention))
+        country = next((n.country for n, _ in places if n.country), None)
+        source = None
+        if country is None:
+            country, source = next(((c, f) for c, f in pending.hints), (context, evidence))
+        if country is None:
+            country, source = next(((c, f) for c, f in pending.weak), (None, None))
+        if isinstance(source, tuple):  # a name of the event's sentence: its mention, made only now
+            source = _mention(norm, pending.sentence, source, pending.made)[1]
+        for i, (name, mention) in enumerate(places):
+            if name.kind == args.UNRESOLVED and mention.country is None and country:
+                places[i] = (name, Mention(mention.text, mention.start, mention.end, mention.canonical,
+                                           mention.kind, country))
+        event.locations = [m for _, m in places]
+        if country and source is not None and not any(m.country for m in event.locations):
+            place = self.lex.roles.countries.get(country)
+            if place is not None:
+                event.locations.append(Mention(source.text, source.start, source.end, place.canonical,
+                                               args.INFERRED, country))
+        self._resolve_armies(event, pending, country)
+
+    def _resolve_armies(self, event: Event, pending: _Pending, country: str | None) -> None:
+        """"the army" is the national army of where the event happens; unknown, it is left out."""
+        forces = self.lex.roles.national_forces.get(country) if country else None
+        actors: list[Mention] = []
+        for name, mention in pending.actors:
+            if name.canonical == args.GENERIC_ARMY:
+                if forces is None:
+                    continue
+                mention = Mention(mention.text, mention.start, mention.end, forces.canonical, forces.kind, forces.country)
+            if all(m.canonical != mention.canonical for m in actors):
+                actors.append(mention)
+        event.actors = actors
+
+    def _article_context(self, norm: Normalized, lang: str, dateline: int,
+                         read: dict[int, tuple[Sentence, SentenceNames]],
+                         bounds: list[tuple[int, int]]) -> tuple[str | None, Mention | None]:
+        """The country the article points to most, from its opening sentence and the sentences
+        that hold its events (their places, home forces and nationalities; the dateline left
+        out), and the first name that points to it. News says where early, and the event
+        sentences are read already: the rest of the article is not read (a cost per article)."""
+        if 0 not in read and bounds:
+            first = Sentence(norm.match, 0, *bounds[0])
+            read[0] = (first, self._opening_names(norm, first, lang, dateline))
+        found = [(sent, f) for sent, names in read.values()
+                 for f in names.actors + names.places + [(i, i, Name((), c, args.ADJECTIVE, c)) for i, c in names.adjectives]]
+        counts = args.context_countries([f for _, f in found])
+        if not counts:
+            return None, None
+        best = max(counts.items(), key=lambda kv: (kv[1], -min(s.index for s, f in found if f[2].country == kv[0])))[0]
+        sent, where = min(((s, f) for s, f in found if f[2].country == best), key=lambda sf: (sf[0].index, sf[1][0]))
+        mention = _mention(norm, sent, where, {})[1]
+        return best, Mention(mention.text, mention.start, mention.end, best, args.INFERRED, best)
+
+    def _opening_names(self, norm: Normalized, sent: Sentence, lang: str, dateline: int) -> SentenceNames:
+        """The names of the article's first sentence, for its country context only."""
+        lex = self.lex
+        words = sent.words
+        cache = _ANALYSIS[lang]
+        analyses = [cache.get(w) or _analyse(w, lang, lex) for w in words]
+        marks = _marks_of(words, lang, lex)
+        def display_word(i: int) -> str:
+            start, end = sent.span(i, i)
+            return norm.display[start:end]
+
+        actors = _names_in(words, [(i, a.actors) for i, a in enumerate(analyses) if a.actors], display_word)
+        places = _names_in(words, [(i, a.places) for i, a in enumerate(analyses) if a.places], display_word)
+        if dateline > sent.start:
+            actors, places = _after_dateline(actors, sent, dateline), _after_dateline(places, sent, dateline)
+        covered = {k for a, b, _ in actors + places for k in range(a, b + 1)}
+        adjectives = [(i, a.adjective) for i, a in enumerate(analyses) if a.adjective and i not in covered
+                      and sent.span(i, i)[0] >= dateline]
+        actors = args.split_adjectives(marks, actors, lang, lex.roles, adjectives)
+        places = args.split_adjectives(marks, places, lang, lex.roles, adjectives)
+        return SentenceNames(actors, args.drop_places_inside_actors(places, actors), adjectives)
+
+
+@dataclass
+class _Pending:
+    """An event's names before the article pass settles them (see Tagger._settle)."""
+    actors: list[tuple[Name, Mention]]
+    places: list[tuple[Name, Mention]]
+    hints: list[tuple[str, Found]]  # where the country may come from, best first (arguments.share)
+    weak: list[tuple[str, Found]]
+    sentence: Sentence              # the event's sentence and its names: the article context counts them
+    names: SentenceNames
+    made: dict[tuple[int, int, str], Mention]  # the sentence's mentions, shared by its events
 
 
 GC_YOUNG_THRESHOLD = 20_000
@@ -576,23 +822,27 @@ def _sentence_language(match: str, start: int, end: int) -> str:
     return "ar" if arabic and arabic >= latin else "en"
 
 
-def _mentions(norm: Normalized, sent: Sentence, names, first: int, last: int, near: int,
-              made: dict[tuple[int, int, str], Mention]) -> list[Mention]:
-    """The names within `near` words of the trigger, nearest first, one per canonical name.
-    `made` keeps the Mention of each name occurrence for the other events of the sentence."""
-    close = [(min(abs(a - first), abs(b - last)), a, b, name) for a, b, name in names
-             if min(abs(a - last), abs(b - first)) <= near]
-    out: dict[str, Mention] = {}
-    for _, a, b, name in sorted(close, key=lambda c: c[0]):
-        if name.canonical in out:
-            continue
-        mention = made.get((a, b, name.canonical))
-        if mention is None:
-            o_start, o_end = norm.original_span(*sent.span(a, b))
-            mention = Mention(norm.original[o_start:o_end], o_start, o_end, name.canonical,
-                              name.kind, name.country, name.lat, name.lon)
-            made[(a, b, name.canonical)] = mention
-        out[name.canonical] = mention
+def _mention(norm: Normalized, sent: Sentence, found: Found, made: dict[tuple[int, int, str], Mention]
+             ) -> tuple[Name, Mention]:
+    """The Mention of one name occurrence; `made` shares it among the sentence's events."""
+    a, b, name = found
+    mention = made.get((a, b, name.canonical))
+    if mention is None:
+        o_start, o_end = norm.original_span(*sent.span(a, b))
+        mention = Mention(norm.original[o_start:o_end], o_start, o_end, name.canonical,
+                          name.kind, name.country, name.lat, name.lon)
+        made[(a, b, name.canonical)] = mention
+    return name, mention
+
+
+def _mentions(norm: Normalized, sent: Sentence, names: list[Found], first: int, last: int,
+              made: dict[tuple[int, int, str], Mention]) -> list[tuple[Name, Mention]]:
+    """The event's names, nearest to the trigger first, one per canonical name."""
+    out: dict[str, tuple[Name, Mention]] = {}
+    for found in sorted(names, key=lambda f: min(abs(f[0] - first), abs(f[1] - last))):
+        if found[2].canonical not in out or found[2].canonical == "":
+            name, mention = _mention(norm, sent, found, made)
+            out.setdefault(name.canonical or f"{found[0]}", (name, mention))
     return list(out.values())
 
 
@@ -603,24 +853,33 @@ def _quantity(norm: Normalized, sent: Sentence, q) -> Quantity:
 
 
 def _merge(events: list[Event]) -> list[Event]:
-    """One event per (type, sentence, place): the most confident keeps its trigger."""
-    merged: dict[tuple, Event] = {}
-    for ev in sorted(events, key=lambda e: -e.confidence):
-        place = ev.locations[0].canonical if ev.locations else ""
-        key = (ev.type, ev.sentence, place)
-        kept = merged.get(key)
-        if kept is None:
+    """One event per trigger. Only true repeats are merged: triggers that overlap (several rules
+    reading the same words), or one report said twice in a sentence (same type, subtype, actors
+    and places). The most confident keeps its trigger; the others' rules are added to it."""
+    kept: list[Event] = []
+    by_sentence: dict[tuple[str, int], list[Event]] = {}  # repeats are looked for in one sentence only
+    for ev in sorted(events, key=lambda e: (-e.confidence, e.trigger["start"])):
+        same = by_sentence.setdefault((ev.type, ev.sentence), [])
+        twin = next((k for k in same if _repeats(k, ev)), None)
+        if twin is None:
             ev.rules = [ev.rule]
-            merged[key] = ev
+            kept.append(ev)
+            same.append(ev)
             continue
-        if ev.rule not in kept.rules:
-            kept.rules.append(ev.rule)
-        for attr in ("actors", "locations"):
-            have = {m.canonical for m in getattr(kept, attr)}
-            getattr(kept, attr).extend(m for m in getattr(ev, attr) if m.canonical not in have)
-        have_q = {(q.value, q.unit) for q in kept.quantities}
-        kept.quantities.extend(q for q in ev.quantities if (q.value, q.unit) not in have_q)
-    return sorted(merged.values(), key=lambda e: (e.sentence, e.trigger["start"]))
+        if ev.rule not in twin.rules:
+            twin.rules.append(ev.rule)
+        have_q = {(q.value, q.unit) for q in twin.quantities}
+        twin.quantities.extend(q for q in ev.quantities if (q.value, q.unit) not in have_q)
+    return sorted(kept, key=lambda e: (e.sentence, e.trigger["start"]))
+
+
+def _repeats(a: Event, b: Event) -> bool:
+    if a.type != b.type or a.sentence != b.sentence:
+        return False
+    if a.trigger["start"] < b.trigger["end"] and b.trigger["start"] < a.trigger["end"]:
+        return True
+    return (a.subtype == b.subtype and {m.canonical for m in a.actors} == {m.canonical for m in b.actors}
+            and {m.canonical for m in a.locations} == {m.canonical for m in b.locations})
 
 
 _DEFAULT: Tagger | None = None

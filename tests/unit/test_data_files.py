@@ -6,7 +6,7 @@ import pytest
 from newswatch.pipelines.alerting.surge import load_rules
 from newswatch.pipelines.nlp.resources import DataFileError, data_stems, load_data, validate
 
-EXPECTED = {"actors", "affixes", "context", "modality", "places", "splitter", "surge_rules", "triggers", "units"}
+EXPECTED = {"actors", "affixes", "context", "modality", "places", "roles", "splitter", "surge_rules", "triggers", "units"}
 # not a lexicon: loaded by pipelines/alerting/surge.py against schemas/surge_rules.schema.json
 NOT_LEXICONS = {"surge_rules"}
 
@@ -50,10 +50,10 @@ def test_places_have_arabic_or_english_names():
 
 def test_frames_name_only_known_frames_and_their_words_exist():
     context = load_data("context")
-    for key in ("armed_targets", "peaceful_takeover", "target_stops", "locatives"):
+    for key in ("armed_targets", "peaceful_takeover", "target_stops", "locatives", "security_forces"):
         assert context[key]["ar"] and context[key]["en"], key
     framed = [t for t in load_data("triggers")["triggers"] if t.get("frame")]
-    assert {f for t in framed for f in t["frame"]} == {"armed_target", "takes_ground"}
+    assert {f for t in framed for f in t["frame"]} == {"armed_target", "takes_ground", "forces", "towards"}
     broken = copy.deepcopy(load_data("triggers"))
     broken["triggers"][0]["frame"] = ["anything"]
     with pytest.raises(DataFileError, match="triggers.yaml is invalid"):

@@ -75,10 +75,25 @@ def test_event_carries_trigger_offsets_actors_places_quantities_and_rule():
     assert [(q.value, q.unit) for q in event.quantities] == [(3000.0, "fighters")]
 
 
-def test_duplicates_in_one_sentence_are_merged():
+def test_one_event_per_trigger_and_only_true_repeats_merged():
+    # two means, two subtypes: two events of one sentence
     result = tag("Artillery shelled the town and airstrikes hit the town again.", "en")
-    offensives = [e for e in result.events if e.type == "offensive"]
-    assert len(offensives) == 1 and len(offensives[0].rules) >= 2
+    assert sorted(e.subtype for e in result.events if e.type == "offensive") == ["air_strike", "shelling"]
+    # several rules reading the same words are one event that lists them all
+    strike = next(e for e in result.events if e.subtype == "air_strike")
+    assert len(strike.rules) >= 2
+    # the same report twice (same subtype, actors and places) is one event
+    repeat = [e for e in tag("Russian forces shelled Kharkiv and shelled it again at night.", "en").events]
+    assert len(repeat) == 1
+
+
+def test_distinct_actors_in_one_sentence_make_distinct_events():
+    text = "تحركت قوات الحشد الشعبي باتجاه الحدود السورية, وسيطرت على عدد من القرى, وأعلن الجيش العراقي أنه شن ضربات جوية على مواقع داعش."
+    offensives = [e for e in tag(text, "ar").events if e.type == "offensive"]
+    assert len(offensives) == 2
+    capture, strike = offensives
+    assert [a.canonical for a in capture.actors] == ["Popular Mobilization Forces"]
+    assert {a.canonical for a in strike.actors} == {"Iraqi Army", "Islamic State"}
 
 
 def test_non_arabic_non_english_items_get_no_events():
