@@ -21,7 +21,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-MODULES = ("offsets", "tokens", "normalize", "token_table", "sentence_picker", "tagging")
+MODULES = ("offsets", "tokens", "normalize", "token_table", "sentence_picker", "tagging", "arguments")
 SOURCE_DIR = Path(__file__).resolve().parent
 ACCEL_DIR = SOURCE_DIR.parents[1] / "var" / "accel" / "pipelines" / "nlp"
 STAMP_NAME = "sources.json"

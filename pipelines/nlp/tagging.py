@@ -307,9 +307,25 @@ def _frame_missing(trig: Trigger, words: list[str], first: int, last: int, lang:
                                                        lex.armed_targets.get(lang, frozenset())):
         return True
     if "takes_ground" in trig.frame:
-        phrases = lex.peaceful_takeover.get(lang, ())
-        if any(_phrase_at(words, i, p) for p in phrases for i in range(len(words) - len(p) + 1)):
+        if _phrase_anywhere(words, lex.peaceful_takeover.get(lang, ())):
             return True
+    return False
+
+
+def _phrase_anywhere(words: list[str], phrases: tuple[tuple[str, ...], ...]) -> bool:
+    """Whether one of the phrases occurs in words. Each word's stems are read once, and a phrase
+    is tried only where its first word is (this ran for every phrase at every position)."""
+    for i, word in enumerate(words):
+        forms = None
+        for phrase in phrases:
+            head = phrase[0]
+            if head != word:
+                if forms is None:
+                    forms = stems(word)
+                if head not in forms:
+                    continue
+            if _phrase_at(words, i, phrase):
+                return True
     return False
 
 
