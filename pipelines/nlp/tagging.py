@@ -348,7 +348,7 @@ def _forces_towards(words: list[str], analyses: list[_Analysis], last: int, lang
         if k >= len(words):
             return False
         a = analyses[k]
-        return bool(a.places or args.word_marks(words[k], lang, lex) & (args.HEAD | args.BORDER)
+        return bool(a.places or _marks_of([words[k]], lang, lex)[0] & (args.HEAD | args.BORDER)
                     or not a.stems.isdisjoint(positions))
 
     for j in range(forces + 1, end - 1):
@@ -542,6 +542,15 @@ def _stemmed_unit(word: str, units: dict[tuple[str, ...], str]) -> str | None:
     return None
 
 
+def _sentence_actors(sent: Sentence, analyses: list[_Analysis], dateline: int,
+                     display_word: Callable[[int], str]) -> list[Found]:
+    """The actors named in the sentence (those in an opening dateline left out)."""
+    actors = _names_in(sent.words, [(i, a.actors) for i, a in enumerate(analyses) if a.actors], display_word)
+    if dateline > sent.start:
+        actors = _after_dateline(actors, sent, dateline)
+    return actors
+
+
 # --- the tagger -------------------------------------------------------------------------------
 
 class Tagger:
@@ -605,26 +614,31 @@ class Tagger:
             start, end = sent.span(i, i)
             return norm.display[start:end]
 
-        actors = _names_in(words, [(i, a.actors) for i, a in enumerate(analyses) if a.actors], display_word)
-        if dateline > sent.start:
-            actors = _after_dateline(actors, sent, dateline)
-        military = not _MILITARY_WORDS[lang].isdisjoint(words) or any(n.kind == "armed" for _, _, n in actors)
+        # The actors are found only once a trigger needs them: most candidates fail a check first.
+        actors: list[Found] | None = None
+        military: bool | None = True if not _MILITARY_WORDS[lang].isdisjoint(words) else None  # None: ask the actors
         names = quantities = None
         marks: list[int] = []
         made: dict[tuple[int, int, str], Mention] = {}  # mentions shared by the sentence's events
         events = []
         for trig, i, last in candidates:
-            if trig.needs_military and not military:
-                continue
+            if trig.needs_military:
+                if military is None:
+                    actors = _sentence_actors(sent, analyses, dateline, display_word)
+                    military = any(n.kind == "armed" for _, _, n in actors)
+                if not military:
+                    continue
             if trig.subtype in _GROUND and _not_against_armed_foes(words, last, lang, lex):
                 continue
             if trig.subtype == "capture" and _followed_by(words, last, lex.not_ground.get(lang, frozenset())):
                 continue  # weapons seized or hostages freed: no ground taken
             if trig.frame and _frame_missing(trig, words, i, last, lang, lex):
                 continue
-            if "forces" in trig.frame and _no_forces(words, marks or _marks_of(words, lang, lex), i, last, actors,
-                                                     lang, lex):
-                continue
+            if "forces" in trig.frame:
+                if actors is None:
+                    actors = _sentence_actors(sent, analyses, dateline, display_word)
+                if _no_forces(words, marks or _marks_of(words, lang, lex), i, last, actors, lang, lex):
+                    continue
             if "towards" in trig.frame and not _forces_towards(words, analyses, last, lang, lex):
                 continue
             if trig.subtype in _MOVEMENT and _civilian_movement(words, i, last, lang, lex):
@@ -633,6 +647,8 @@ class Tagger:
                 continue
             if names is None:
                 marks = marks or _marks_of(words, lang, lex)
+                if actors is None:
+                    actors = _sentence_actors(sent, analyses, dateline, display_word)
                 names = self._sentence_names(norm, sent, words, marks, analyses, actors, lang, dateline, display_word)
                 quantities = _quantities_in(words, lang, lex)
             play = args.share(marks, i, last, trig.subtype, names, "towards" in trig.frame)
@@ -644,22 +660,33 @@ class Tagger:
                         display_word) -> SentenceNames:
         """The sentence's actors, places and nationality adjectives, each in one role."""
         lex = self.lex
-        places = _names_in(words, [(i, a.places) for i, a in enumerate(analyses) if a.places], display_word)
+        place_starts, adjectives = [], []
+        for i, a in enumerate(analyses):  # one pass over the words for what starts a place or is a nationality
+            if a.places:
+                place_starts.append((i, a.places))
+            if a.adjective:
+                adjectives.append((i, a.adjective))
+        places = _names_in(words, place_starts, display_word)
         if dateline > sent.start:
             places = _after_dateline(places, sent, dateline)
         actors, places = _actor_or_place(words, marks, actors, places, lang)
-        covered = {k for a, b, _ in actors + places for k in range(a, b + 1)}
-        adjectives = [(i, a.adjective) for i, a in enumerate(analyses) if a.adjective and i not in covered]
+        if adjectives:
+            covered = {k for a, b, _ in actors + places for k in range(a, b + 1)}
+            adjectives = [(i, c) for i, c in adjectives if i not in covered]
         actors = args.split_adjectives(marks, actors, lang, lex.roles, adjectives)
         places = args.split_adjectives(marks, places, lang, lex.roles, adjectives)
         actors = args.drop_generic_after_names(actors)
         actors += args.force_frames(marks, adjectives, actors, lang, lex.roles)
-        armies = [i for i, m in enumerate(marks) if m & args.ARMY]
+        armies, cues = [], []
+        for i, m in enumerate(marks):  # one pass over the marks for both
+            if m & args.ARMY:
+                armies.append(i)
+            if m & args.PLACE_CUES:
+                cues.append(i)
         actors += args.generic_armies(words, armies, actors, adjectives, lang, lex.roles)
         places = args.drop_places_inside_actors(places + args.border_adjectives(marks, adjectives, lex.roles), actors)
         places = [f for f in places if not args.is_head(marks, f)
                   and (not f[2].ambiguous or args.place_cue(words, marks, f[0], lang, display_word))]
-        cues = [i for i, m in enumerate(marks) if m & args.PLACE_CUES]
         places += args.unknown_places(words, marks, cues, actors + places, adjectives, lang, lex, display_word)
         places = args.adjective_overrides(places, adjectives)
         actors.sort(key=lambda f: f[0])

@@ -58,8 +58,21 @@ class Sentence:
     def span(self, first: int, last: int) -> tuple[int, int]:
         """Offsets in the match text of words first..last (inclusive)."""
         if self._spans is None:
-            self._spans = [m.span() for m in TOKEN_RE.finditer(self._text, self.start, self.end)]
+            self._spans = self._word_spans()
         return self._spans[first][0], self._spans[last][1]
+
+    def _word_spans(self) -> list[tuple[int, int]]:
+        """Where each word is, found with str.find rather than by matching the pattern again:
+        only white space lies between two words (every other character is part of one), so a
+        word's first occurrence after the end of the one before is where it stands."""
+        text, end = self._text, self.end
+        spans = []
+        pos = self.start
+        for word in self.words:
+            at = text.find(word, pos, end)
+            pos = at + len(word)
+            spans.append((at, pos))
+        return spans
 
 
 class _Affixes:
