@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .evaluate import EvalInputError, read_jsonl
 from .resources import DATA_DIR, SCHEMA_DIR, word_zipf
 
 ARBITER_DIR = DATA_DIR / "arbiter"
@@ -188,19 +189,15 @@ def _validate(data, schema_path: Path, where: str) -> None:
 def load_training(path: str | Path = DEFAULT_TRAIN) -> list[dict]:
     """The labelled sentences, each line validated against schemas/lexicons/arbiter_train.schema.json."""
     items, seen = [], set()
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ArbiterError(f"{path}:{lineno}: not valid JSON ({err.msg}); one JSON object per line") from None
-            _validate(item, TRAIN_SCHEMA, f"{path}:{lineno}")
+    try:
+        for number, item in enumerate(read_jsonl(path, ()), 1):
+            _validate(item, TRAIN_SCHEMA, f"{path}, item {number}")
             if item["id"] in seen:
-                raise ArbiterError(f"{path}:{lineno}: id {item['id']!r} is used twice; ids must be unique")
+                raise ArbiterError(f"{path}, item {number}: id {item['id']!r} is used twice; ids must be unique")
             seen.add(item["id"])
             items.append(item)
+    except EvalInputError as err:
+        raise ArbiterError(str(err)) from None
     return items
 
 
