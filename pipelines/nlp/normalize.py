@@ -176,7 +176,7 @@ _PUNCT_MARKS = "?!.\u2026"
 _CONTACT = re.compile(  # [0-9], not \d: a \d in a class costs a Unicode table lookup per character
     f"[0-9{_FINALS}{_PUNCT_MARKS}]"
     f"(?:(?<=[0-9])(?:(?<={_LETTER}[0-9])|(?={_LETTER}))"
-    f"|(?<=[{_FINALS}])(?!\u0621)(?={_LETTER})"
+    f"|(?<=[{_FINALS}])(?![\u0621{_FINALS}])(?={_LETTER})"
     f"|(?<=[{_PUNCT_MARKS}])(?=[{ARABIC_LETTERS}\u00ab]))"
 )
 _QUOTES = re.compile("[\u00ab\u00bb]")
@@ -207,6 +207,8 @@ class _SplitRules:
         self.not_free = {match_key(w) for w in data["not_free_words"]}
         self.short_words = {match_key(w) for w in data["short_words"]}
         self.negations = {match_key(w) for w in data["negations"]}
+        self.imperfect_negations = {match_key(w) for w in data["imperfect_negations"]}
+        self.imperfect_starts = tuple(match_key(w) for w in data["imperfect_starts"])
         self.articles = ("ال", "وال", "بال", "فال", "كال", "لل")
         self.number_joiners = {match_key(w) for w in data["number_joiners"]}
         self.numbered_names = {match_key(w) for w in data["numbered_names"]}
@@ -258,6 +260,8 @@ def _digit_split(text: str, pos: int, rules: _SplitRules) -> int | None:
     word = _LETTER_RUN_END.search(text[max(start, pos + 1 - _MAX_WORD):pos + 1]).group(0)
     key = fold(word)
     digits = re.match(r"\d+", text[pos + 1:min(end, pos + 1 + _MAX_WORD)]).group(0)
+    if key in rules.number_joiners and text[pos - len(word):pos - len(word) + 1].isdigit():
+        return None  # the second number of "1ر52" (1.52) or "1و2" (1 and 2)
     if key in rules.proclitics or _strip_proclitic(key, rules) in rules.numbered_names or key in rules.numbered_names:
         return None
     if key in rules.digit_taking and len(digits) == 1:
@@ -312,6 +316,8 @@ def _plausible_boundary(left: str, right: str, rules: _SplitRules) -> bool:
     if min(z_left, z_right) < rules.min_part_zipf:
         return False
     if left in rules.short_words:
+        if left in rules.imperfect_negations and not right.startswith(rules.imperfect_starts):
+            return False  # لا/لم/لن negate a verb: "لا|مركزية", "لا|كورونا" are one word or a name
         return len(right) >= 4 and left in rules.negations
     if len(left) < 3 or (len(right) < 3 and right not in rules.short_words):
         return False
@@ -324,12 +330,27 @@ def _plausible_boundary(left: str, right: str, rules: _SplitRules) -> bool:
     return len(left) >= 4 and len(right) >= 4 and min(z_left, z_right) >= 4.0
 
 
+def _written_as_one(key: str, rules: _SplitRules) -> bool:
+    """The web writes this form (or it after a proclitic) as one word often enough for the
+    frequency list to hold it: names and loanwords ("بلاكستون", "الحقباني", "والبلاديوم")."""
+    return any(key[len(pre):] in rules.zipf for pre in ("",) + rules.prefixes
+               if key.startswith(pre) and len(key) - len(pre) >= _MIN_RUN)
+
+
+def _definite_nisba(word: str) -> bool:
+    """"ال…ي" is a family name or an adjective of origin ("الزنايدي", "الليبيري"), one word."""
+    return word.startswith("\u0627\u0644") and word.endswith("\u064a")
+
+
 def _best_word_split(word: str, rules: _SplitRules) -> int | None:
     """Index splitting a run-together word into two frequent words, or None (precision first)."""
     key = fold(word)
     own = rules.zipf.get(key, 0.0)
     if own >= rules.min_part_zipf or _known_inflection(key, rules):
         return None
+    # A glued negation is a common misspelling ("لايسمح"); any other form written as one word
+    # often enough to be listed is a name or loanword, and so is a definite nisba.
+    known_whole = _written_as_one(key, rules)
     best, best_score = None, 0.0
     for i in range(1, len(key)):
         left, right = key[:i], key[i:]
@@ -340,6 +361,9 @@ def _best_word_split(word: str, rules: _SplitRules) -> int | None:
         if word[:i] != left and left in rules.short_words:
             continue
         if word[i] == "\u0627" and not right.startswith("ال"):
+            continue
+        if left not in rules.negations and (known_whole or _definite_nisba(word) and not right.startswith("ال")
+                                             and right not in rules.short_words):
             continue
         if not _plausible_boundary(left, right, rules):
             continue
@@ -432,6 +456,9 @@ def _punct_repairs(text: str, marks: list[int], rules: _SplitRules) -> list[int]
     for m in _QUOTES.finditer(text):
         at = m.start()
         if m.group(0) == "\u00bb":
+            before = _LETTER_RUN_END.search(text[max(0, at - 8):at])
+            if before and fold(before.group(0)) in rules.proclitics:
+                continue  # "ب»الربيع»": a clitic, then » used as the opening quote
             if _letter_at(text, at + 1):
                 found.append(at + 1)
         elif _letter_at(text, at - 1):

@@ -79,3 +79,27 @@ def test_offsets_map_back_to_the_original():
 def test_match_and_display_have_equal_length():
     n = normalize("İstanbul ﻻ الولاياتالمتحدة")
     assert len(n.match) == len(n.display)
+
+
+@pytest.mark.parametrize("text", [
+    "ارتفع السهم إلى 3ر75 ريالا",          # ر as the decimal sign: one number, in both directions
+    "النتائج النهائيىة للسباق",             # a misspelt ى before ة: ة never starts a word
+    "أشاد ب»المبادرة» الجديدة",             # » after a clitic is the opening quote, not a word end
+])
+def test_contacts_inside_one_word_stay(text):
+    assert normalize(text).display == text
+
+
+@pytest.mark.parametrize("word", ["لاموقف", "لاسامية", "لامارك"])
+def test_verb_negation_is_not_split_off_a_noun_or_name(word):
+    assert normalize(word).display == word
+
+
+@pytest.mark.parametrize("raw, expected", [("لايعلم", "لا يعلم"), ("لانعرف", "لا نعرف")])
+def test_verb_negation_glued_to_a_verb_is_split(raw, expected):
+    assert normalize(raw).display == expected
+
+
+@pytest.mark.parametrize("word", ["الحقلاني", "المالكاني", "الدارجاني"])
+def test_definite_nisba_names_stay_whole(word):
+    assert normalize(word).display == word
