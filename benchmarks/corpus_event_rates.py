@@ -20,16 +20,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from corpus_items import corpus_articles  # noqa: E402
 from newswatch.pipelines.nlp.evaluate import EVENT_TYPES  # noqa: E402
 from newswatch.pipelines.nlp.tagging import tag  # noqa: E402
 
 CORPUS = HERE.parent.parent / "shared" / "corpus" / "news.jsonl"
-
-
-def _article_text(item: dict) -> str:
-    title = (item.get("title") or "").strip()
-    text = item.get("text") or ""
-    return f"{title}\n\n{text}" if title else text
 
 
 def _sentence_of(result, event) -> str:
@@ -46,23 +41,18 @@ def rates(path: Path) -> tuple[dict, dict[str, list[dict]]]:
     with_type: dict[str, Counter] = {}
     events: dict[str, Counter] = {}
     found: dict[str, list[dict]] = {t: [] for t in EVENT_TYPES}
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            item = json.loads(line)
-            text = _article_text(item)
-            result = tag(text)
-            lang = result.language if result.language in ("ar", "en") else "other"
-            articles[lang] += 1
-            with_type.setdefault(lang, Counter()).update(result.labels)
-            events.setdefault(lang, Counter()).update(e.type for e in result.events)
-            for e in result.events:
-                start, end = _sentence_of(result, e)
-                found[e.type].append({"id": item.get("id"), "lang": lang, "rule": e.rule, "trigger": e.trigger["text"],
-                                      "sentence": text[start:end].strip()[:600],
-                                      "actors": [a.canonical for a in e.actors],
-                                      "places": [p.canonical for p in e.locations]})
+    for item, text in corpus_articles(path):
+        result = tag(text)
+        lang = result.language if result.language in ("ar", "en") else "other"
+        articles[lang] += 1
+        with_type.setdefault(lang, Counter()).update(result.labels)
+        events.setdefault(lang, Counter()).update(e.type for e in result.events)
+        for e in result.events:
+            start, end = _sentence_of(result, e)
+            found[e.type].append({"id": item.get("id"), "lang": lang, "rule": e.rule, "trigger": e.trigger["text"],
+                                  "sentence": text[start:end].strip()[:600],
+                                  "actors": [a.canonical for a in e.actors],
+                                  "places": [p.canonical for p in e.locations]})
     table = {lang: {"articles": n,
                     "share_with": {t: round(with_type[lang][t] / n, 4) for t in EVENT_TYPES},
                     "events": {t: events[lang][t] for t in EVENT_TYPES}}

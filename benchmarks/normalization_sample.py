@@ -25,6 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from corpus_items import corpus_articles  # noqa: E402
 from newswatch.pipelines.nlp.language import detect_language  # noqa: E402
 from newswatch.pipelines.nlp.normalize import clean_unicode, find_repairs  # noqa: E402
 
@@ -33,12 +34,6 @@ OUT = HERE / "results" / "normalization-sample-latest.json"
 CONTEXT_WORDS = 6
 KINDS = ("digit", "final", "punct", "run")
 _FINALS = "\u0629\u0649"
-
-
-def _article_text(item: dict) -> str:
-    title = (item.get("title") or "").strip()
-    text = item.get("text") or ""
-    return f"{title}\n\n{text}" if title else text
 
 
 def kind_of(text: str, at: int) -> str:
@@ -92,19 +87,14 @@ def changed_tokens(item_id: str, text: str) -> list[dict]:
 def collect(path: Path) -> tuple[Counter, list[dict]]:
     counts: Counter = Counter()
     records: list[dict] = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            item = json.loads(line)
-            raw = _article_text(item)
-            if detect_language(raw).code != "ar":
-                continue
-            counts["arabic articles"] += 1
-            found = changed_tokens(item.get("id", ""), clean_unicode(raw)[0])
-            counts["changed tokens"] += len(found)
-            counts.update(f"tokens with a {k} split" for r in found for k in r["kinds"])
-            records.extend(found)
+    for item, raw in corpus_articles(path):
+        if detect_language(raw).code != "ar":
+            continue
+        counts["arabic articles"] += 1
+        found = changed_tokens(item.get("id", ""), clean_unicode(raw)[0])
+        counts["changed tokens"] += len(found)
+        counts.update(f"tokens with a {k} split" for r in found for k in r["kinds"])
+        records.extend(found)
     return counts, records
 
 
