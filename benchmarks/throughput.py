@@ -64,11 +64,13 @@ def stack_processes(settings: Settings, supervisor_pid: int | None) -> dict[str,
     procs = {name: running_pid(settings.stack.home, name) for name in ("kafka", "opensearch")}
     if supervisor_pid:
         procs["supervisor"] = supervisor_pid
-        for worker in worker_pids(supervisor_pid)[:1]:
-            procs["worker (SDK harness)"] = worker
+        workers = worker_pids(supervisor_pid)
+        for i, worker in enumerate(workers):
+            suffix = f" {i}" if len(workers) > 1 else ""
+            procs[f"worker{suffix} (SDK harness)"] = worker
             for child in descendants(worker):
                 if b"prism" in Path(f"/proc/{child}/cmdline").read_bytes():
-                    procs["prism"] = child
+                    procs[f"prism{suffix}"] = child
     return {name: pid for name, pid in procs.items() if pid}
 
 
@@ -88,12 +90,13 @@ class CpuMeter:
                 "machine_busy_share": round(sum(used.values()) / (wall * (os.cpu_count() or 1)), 2)}
 
 
-def stage_totals(port: int) -> dict[str, dict]:
-    """From the worker's /metrics: per stage (and per bulk request), how many observations and the
+def stage_totals(ports: list[int]) -> dict[str, dict]:
+    """From the workers' /metrics: per stage (and per bulk request), how many observations and the
     seconds they took in all; per item stages count items, match and write count batches."""
     import urllib.request
 
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    text = "\n".join(urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+                     for port in ports)
     totals: dict[str, dict] = {}
     for line in text.splitlines():
         for metric, label in (("newswatch_stage_seconds", "stage"), ("newswatch_bulk_seconds", None)):
@@ -101,7 +104,8 @@ def stage_totals(port: int) -> dict[str, dict]:
                 prefix = f"{metric}_{kind}"
                 if line.startswith(prefix + "{") or line.startswith(prefix + " "):
                     name = line.split(f'{label}="')[1].split('"')[0] if label else "bulk request"
-                    totals.setdefault(name, {})[kind] = float(line.rsplit(" ", 1)[1])
+                    entry = totals.setdefault(name, {})
+                    entry[kind] = entry.get(kind, 0.0) + float(line.rsplit(" ", 1)[1])
     return {name: {"calls": int(t.get("count", 0)), "seconds": round(t.get("sum", 0.0), 2)}
             for name, t in totals.items()}
 
@@ -215,11 +219,12 @@ def searchable_latency(settings: Settings, run: str, corpus: list[str], n: int) 
 
 
 def pipeline(base: Settings, corpus: list[str], n_subscriptions: int, latency_items: int, seed: int,
-             profile: Path | None) -> dict:
+             profile: Path | None, workers: int) -> dict:
     run = f"tput{uuid.uuid4().hex[:6]}"
     settings = run_settings(base, run)
     metrics_port = free_port()
-    settings.pipeline = settings.pipeline.model_copy(update={"metrics_port": metrics_port})
+    ports = [metrics_port + i for i in range(workers)]  # the supervisor gives worker i port + i
+    settings.pipeline = settings.pipeline.model_copy(update={"metrics_port": metrics_port, "workers": workers})
     from newswatch.pipelines.streaming import prepare
 
     prepare(settings)
@@ -235,10 +240,11 @@ def pipeline(base: Settings, corpus: list[str], n_subscriptions: int, latency_it
                  "the pipeline's warm-up item", [proc])
         latency = searchable_latency(settings, run, corpus, latency_items)
         procs = stack_processes(base, proc.pid)
-        spy = py_spy(procs["worker (SDK harness)"], profile, 20) if profile else None
-        before = stage_totals(metrics_port)
+        harness = next(pid for name, pid in procs.items() if name.startswith("worker"))
+        spy = py_spy(harness, profile, 20) if profile else None
+        before = stage_totals(ports)
         n, seconds, cpu = burst(settings, run, corpus, [proc], CpuMeter(procs))
-        after = stage_totals(metrics_port)
+        after = stage_totals(ports)
         stages = {name: {"calls": t["calls"] - before.get(name, {}).get("calls", 0),
                          "seconds": round(t["seconds"] - before.get(name, {}).get("seconds", 0.0), 2)}
                   for name, t in after.items()}
@@ -247,7 +253,7 @@ def pipeline(base: Settings, corpus: list[str], n_subscriptions: int, latency_it
     finally:
         stop(proc)
     backend.refresh(settings.search.events_index)
-    figures = {"items": n, "seconds": round(seconds, 2), "items_per_s": round(n / seconds, 1), "cpu": cpu,
+    figures = {"workers": workers, "items": n, "seconds": round(seconds, 2), "items_per_s": round(n / seconds, 1), "cpu": cpu,
                "stage_seconds_in_burst": stages,
                "subscriptions": len(subs), "subscriptions_store_s": round(stored_s, 1),
                "events_indexed": backend.count(settings.search.events_index),
@@ -313,6 +319,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", type=Path, help="sample the pipeline's worker with py-spy for 20 s of the "
                         "burst into this file (collapsed stacks), and print its top functions")
+    parser.add_argument("--workers", type=lambda v: [int(x) for x in v.split(",")], default=[1],
+                        help="pipeline.workers to run the pipeline with, one burst each, e.g. 1,2 (default 1); "
+                        "the ratio is the first's")
     parser.add_argument("--save-baseline", action="store_true")
     args = parser.parse_args()
 
@@ -322,12 +331,20 @@ def main() -> int:
     started = {"load_avg_1m_start": load()}
     raw = raw_copy(base, corpus)
     print(f"raw copy: {raw['items_per_s']} items/s", file=sys.stderr)
-    full = pipeline(base, corpus, args.subscriptions, args.latency_items, args.seed, args.profile)
-    print(f"pipeline: {full['items_per_s']} items/s", file=sys.stderr)
+    runs = []
+    for workers in args.workers:
+        runs.append(pipeline(base, corpus, args.subscriptions, args.latency_items, args.seed, args.profile, workers))
+        print(f"pipeline, {workers} worker(s): {runs[-1]['items_per_s']} items/s, ratio "
+              f"{runs[-1]['items_per_s'] / raw['items_per_s']:.3f}", file=sys.stderr)
+    full = runs[0]
     ratio = round(full["items_per_s"] / raw["items_per_s"], 3)
     result = {"benchmark": "pipeline vs raw copy (consume -> bulk -> commit), same stack, same articles",
               "source": str(CORPUS) if CORPUS.exists() else "synthetic", "raw_copy": raw, "pipeline": full,
-              "ratio": ratio, **started, "load_avg_1m_end": load(),
+              "ratio": ratio, "by_workers": [{"workers": r["workers"], "items_per_s": r["items_per_s"],
+                                               "ratio": round(r["items_per_s"] / raw["items_per_s"], 3),
+                                               "searchable_p95_ms": r["searchable_latency_ms"].get("p95"),
+                                               "cpu": r["cpu"]} for r in runs],
+              **started, "load_avg_1m_end": load(),
               "median_text_chars": int(statistics.median(len(t) for t in corpus)),
               "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
     save_and_compare("throughput", result, args.save_baseline, compare)

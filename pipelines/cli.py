@@ -184,6 +184,14 @@ def cmd_stack(args: argparse.Namespace) -> int:
     return 0 if all(c.alive for c in rows) or args.action == "status" else 1
 
 
+def _partition_list(value: str) -> list[int]:
+    try:
+        return [int(p) for p in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--partitions takes partition numbers separated by commas, e.g. 0,2; got "
+                                         f"{value!r}") from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import logging
 
@@ -198,7 +206,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         # With LOOPBACK the DoFns run in this process: it serves their metrics (and the lag)
         serve_worker_metrics(settings.pipeline.metrics_port, settings.kafka, settings.pipeline.runner)
-        run(settings, partitions=None if args.only_partition is None else [args.only_partition])
+        run(settings, partitions=args.partitions)
         return 0
     from newswatch.connectors import kafka
 
@@ -293,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-beginning", action="store_true", help="rewind the consumer group first (a replay)")
     p.add_argument("--verbose", action="store_true")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # the supervised Beam job
-    p.add_argument("--only-partition", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--partitions", type=_partition_list, help=argparse.SUPPRESS)  # the worker's share: "0,2"
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("produce", help="send a JSONL file of news items to Kafka, one message per line")

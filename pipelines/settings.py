@@ -258,6 +258,9 @@ class PipelineSettings(BaseModel):
     parallelism: int = -1  # -1: the cluster's default
     flink_job_server_jar: Path | None = None
     max_item_bytes: int = 1_000_000
+    # Beam jobs `newswatch run` keeps side by side, each over its share of the news partitions
+    # (round-robin); each is one Python SDK worker process, so this is how the NLP uses more cores.
+    workers: int = Field(1, ge=1)
     # The supervisor (`newswatch run`): see pipelines/recovery.py for how poison is isolated.
     poison_max_attempts: int = Field(2, ge=1)  # crashes at one record, alone in flight, before it is set aside
     stall_timeout_s: float = Field(120.0, gt=0)  # no commit this long, with a backlog and services up: a hang

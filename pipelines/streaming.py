@@ -19,7 +19,7 @@ from .transforms.validate import DEAD, ParseAndValidate
 
 
 def build(pipeline: beam.Pipeline, settings: Settings, partitions: list[int] | None = None) -> None:
-    """The flow of DESIGN.md; `partitions` restricts reading (the supervisor's careful runs)."""
+    """The flow of DESIGN.md; `partitions` restricts reading (a worker's share, or a careful run)."""
     # Every dead-letter output gets its own DLQ writer: no Flatten (see CommitsDurableOffsets).
     def dead_letters(pcoll, label: str) -> None:
         pcoll | f"DLQ{label}" >> WriteDeadLetters(settings.kafka)

@@ -1,8 +1,10 @@
-"""`newswatch run`: keeps the pipeline worker running, whatever kills it.
+"""`newswatch run`: keeps the pipeline workers running, whatever kills them.
 
-The Beam job runs in a child process (the worker). When it dies, for any reason, the supervisor
-starts it again; when it stops committing while Kafka and the search engine answer and a backlog
-waits, the supervisor kills it and treats that as a crash (a hang). Which runs come next, and
+The Beam job runs in a child process (the worker); with `pipeline.workers` N > 1, N jobs run side
+by side, each over its share of the news topic's partitions, so that the NLP of one share never
+waits for another's (one Python SDK harness uses one core). When a worker dies, for any reason,
+the supervisor restarts the group; when they stop committing while Kafka and the search engine
+answer and a backlog waits, the supervisor kills them and treats that as a crash (a hang). Which runs come next, and
 when a record is quarantined as poison, is decided by `recovery.RecoveryPlan` (read its
 docstring); this module only runs processes, watches offsets and writes the poison's dead letter.
 """
@@ -148,32 +150,52 @@ class Supervisor:
         p = settings.pipeline
         self.plan = RecoveryPlan(max_attempts=p.poison_max_attempts, window=p.careful_window)
         self.stall_timeout_s = p.stall_timeout_s
-        self.worker: subprocess.Popen | None = None
+        self.workers: list[subprocess.Popen] = []
+        self.partitions: list[int] = []
         self.stopping = False
         self.restarts = 0
         self.crashes_without_progress = 0  # sets the pause before a restart
         self.last_outage = float("-inf")  # when Kafka or the search engine was last seen unreachable
 
-    # -- the worker process -------------------------------------------------------------------
+    # -- the worker processes ----------------------------------------------------------------
     def _start(self, run: RunNormally | RunCarefully) -> None:
-        env = dict(os.environ)
-        cmd = list(self.worker_cmd)
         if isinstance(run, RunCarefully):
-            env["NEWSWATCH_KAFKA__POLL_MAX_RECORDS"] = "1"  # one record per bundle: a crash names its record
-            cmd += ["--only-partition", str(run.partition)]
             LOG.warning("careful run: partition %d one record at a time up to offset %d", run.partition, run.until)
-        self.worker = subprocess.Popen(cmd, env=env)
+            # one record per bundle: a crash names its record; the other partitions wait meanwhile
+            self.workers = [self._spawn([run.partition], 0, {"NEWSWATCH_KAFKA__POLL_MAX_RECORDS": "1"})]
+        else:
+            shares = partition_shares(self.partitions, self.settings.pipeline.workers)
+            self.workers = [self._spawn(share, i) for i, share in enumerate(shares)]
         self.worker_committed = False  # a worker still starting up is not hung: see _stalled
-        LOG.info("worker started (pid %d)", self.worker.pid)
 
-    def _stop_worker(self, sig: int = signal.SIGTERM, grace_s: float = 20) -> None:
-        if self.worker is not None and self.worker.poll() is None:
-            kill_tree(self.worker.pid, sig)
+    def _spawn(self, partitions: list[int] | None, index: int, extra_env: dict[str, str] | None = None):
+        env = dict(os.environ, **(extra_env or {}))
+        port = self.settings.pipeline.metrics_port
+        if port and index:  # every worker serves its own DoFns' metrics: one port each
+            env["NEWSWATCH_PIPELINE__METRICS_PORT"] = str(port + index)
+        cmd = list(self.worker_cmd)
+        if partitions is not None:
+            cmd += ["--partitions", ",".join(map(str, partitions))]
+        worker = subprocess.Popen(cmd, env=env)
+        LOG.info("worker %d started (pid %d, partitions %s)", index, worker.pid,
+                 "all" if partitions is None else partitions)
+        return worker
+
+    def _exited(self) -> subprocess.Popen | None:
+        """The first worker that has exited, if any: the group then restarts as one."""
+        return next((w for w in self.workers if w.poll() is not None), None)
+
+    def _stop_workers(self, sig: int = signal.SIGTERM, grace_s: float = 20) -> None:
+        running = [w for w in self.workers if w.poll() is None]
+        for worker in running:
+            kill_tree(worker.pid, sig)
+        deadline = time.monotonic() + grace_s
+        for worker in running:
             try:
-                self.worker.wait(timeout=grace_s)
+                worker.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                kill_tree(self.worker.pid, signal.SIGKILL)
-                self.worker.wait()
+                kill_tree(worker.pid, signal.SIGKILL)
+                worker.wait()
         stop_leftovers()
 
     # -- the loop -----------------------------------------------------------------------------
@@ -182,11 +204,12 @@ class Supervisor:
         signal.signal(signal.SIGINT, self._on_stop)
         become_subreaper()
         watch = OffsetWatch(self.settings)
+        self.partitions = watch.partitions
         try:
             self._start(self.plan.current)
             self._watch(watch)
         finally:
-            self._stop_worker()
+            self._stop_workers()
             watch.close()
         return 0
 
@@ -210,14 +233,15 @@ class Supervisor:
                 self.crashes_without_progress = 0
                 if self._switch(self.plan.progressed(committed)):
                     continue
-            if self.worker.poll() is not None:
-                self._after_exit(watch)
+            exited = self._exited()
+            if exited is not None:
+                self._after_exit(watch, exited.returncode)
                 last_progress = time.monotonic()
             elif committed is not None and self._stalled(watch, committed, last_progress):
                 LOG.error("no offset committed for %.0fs with a backlog and both services up: the worker hangs; "
                           "killing it", self.stall_timeout_s)
-                self._stop_worker(signal.SIGKILL)
-                self._after_exit(watch)
+                self._stop_workers(signal.SIGKILL)
+                self._after_exit(watch, None)
                 last_progress = time.monotonic()
 
     def _stalled(self, watch: OffsetWatch, committed: dict[int, int], since: float) -> bool:
@@ -233,15 +257,17 @@ class Supervisor:
         """Restart the worker in another mode when the plan says so."""
         if run is None:
             return False
-        self._stop_worker()
+        self._stop_workers()
         self._start(run)
         return True
 
-    def _after_exit(self, watch: OffsetWatch) -> None:
-        rc = self.worker.returncode
+    def _after_exit(self, watch: OffsetWatch, rc: int | None) -> None:
+        # One worker's death restarts them all: the recovery plan reasons about one run over the
+        # committed offsets, and the others' unfinished records are simply read again (their ids
+        # are deterministic, so the replay overwrites).
         self.restarts += 1
         self.crashes_without_progress += 1
-        stop_leftovers()
+        self._stop_workers(signal.SIGKILL, grace_s=5)
         pause = 1.0
         if not services_reachable(self.settings, watch):
             self.last_outage = time.monotonic()
@@ -282,6 +308,15 @@ class Supervisor:
         watch.commit(record.partition, record.offset + 1)
         LOG.error("quarantined %s:%d@%d as poison (dead-lettered, offset passed)", record.topic, record.partition,
                   record.offset)
+
+
+def partition_shares(partitions: list[int], workers: int) -> list[list[int] | None]:
+    """Which partitions each worker reads: round-robin over the sorted partitions, no worker
+    without one. One worker reads all (None), so partitions added later are read too."""
+    if workers <= 1:
+        return [None]
+    ordered = sorted(partitions)
+    return [ordered[i::workers] for i in range(min(workers, len(ordered)))]
 
 
 def supervise(settings: Settings, worker_cmd: list[str] | None = None) -> int:

@@ -67,3 +67,13 @@ def test_quarantine_at_the_end_of_the_window_returns_to_normal():
     _careful_on_partition_0(plan)
     assert plan.after_crash({0: 14, 1: 20, 2: 30}, ENDS) == Quarantine(0, 14)
     assert plan.quarantined(14) == RunNormally()
+
+
+def test_workers_share_the_partitions_round_robin_and_none_goes_without():
+    from newswatch.pipelines.supervisor import partition_shares
+
+    assert partition_shares([2, 0, 1], 1) == [None]  # one worker reads all, partitions added later too
+    assert partition_shares([2, 0, 1], 2) == [[0, 2], [1]]
+    assert partition_shares([0, 1], 4) == [[0], [1]]  # more workers than partitions: the extra ones idle
+    shares = partition_shares(list(range(12)), 5)
+    assert sorted(p for s in shares for p in s) == list(range(12))
