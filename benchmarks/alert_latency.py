@@ -73,11 +73,15 @@ BASELINE_SUB = "baseline-round-trip"
 
 # --- the webhook receiver -------------------------------------------------------------------------
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # many senders at once: socketserver's 5 would drop connections
+
+
 class Receiver:
     """An HTTP server on loopback that notes when each alert arrived (wall clock, like Kafka's
-    timestamps) and answers 200."""
+    timestamps) and answers 200, after `delay_s` (a remote endpoint's round trip)."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay_s: float = 0.0) -> None:
         self.receipts: list[dict] = []
         self.lock = threading.Lock()
         self.last_ms = 0.0
@@ -87,6 +91,7 @@ class Receiver:
             def do_POST(self):  # noqa: N802 - the http.server name
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 received_ms = time.time() * 1000
+                time.sleep(delay_s)
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -95,7 +100,7 @@ class Receiver:
             def log_message(self, *args):  # one line per alert would drown the figures
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

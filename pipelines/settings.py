@@ -223,6 +223,9 @@ class AlertSettings(BaseModel):
     max_attempts: int = Field(5, ge=1)        # deliveries tried before an alert goes to the alerts DLQ
     backoff_base_s: float = Field(0.5, gt=0)  # exponential backoff with full jitter between attempts
     backoff_max_s: float = Field(30.0, gt=0)
+    # Sends the delivery worker runs at once (threads): a slow receiver then delays only its own
+    # alerts; 1 sends one after another.
+    delivery_concurrency: int = Field(16, ge=1, le=256)
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_starttls: bool = False

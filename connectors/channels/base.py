@@ -7,6 +7,7 @@ and settings only: nothing of NLP, nothing of Beam."""
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -105,19 +106,30 @@ def channel_for(channel: ChannelModel, settings: Settings, *, kafka_producer: Sh
 
 class Channels:
     """A worker's senders: channel_for, with one Kafka producer shared by every Kafka channel
-    (opening a producer costs a broker round trip). Close it when the worker stops."""
+    (opening a producer costs a broker round trip). Close it when the worker stops.
+
+    The senders may be used from several threads at once: webhook, Slack and e-mail senders hold
+    only their settings and open a connection per send; Kafka senders share the thread-safe
+    producer. The lock keeps two threads from opening two shared producers."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._producer: SharedProducer | None = None
+        self._lock = threading.Lock()
 
     def for_channel(self, channel: ChannelModel) -> Channel:
-        if channel.type == "kafka" and self._producer is None:
-            from .kafka_topic import SharedProducer
-            self._producer = SharedProducer(self.settings.kafka, self.settings.alerts.kafka_timeout_s)
-        return channel_for(channel, self.settings, kafka_producer=self._producer)
+        producer = self._shared_producer() if channel.type == "kafka" else None
+        return channel_for(channel, self.settings, kafka_producer=producer)
+
+    def _shared_producer(self) -> SharedProducer:
+        with self._lock:
+            if self._producer is None:
+                from .kafka_topic import SharedProducer
+                self._producer = SharedProducer(self.settings.kafka, self.settings.alerts.kafka_timeout_s)
+            return self._producer
 
     def close(self) -> None:
-        if self._producer is not None:
-            self._producer.close()
-            self._producer = None
+        with self._lock:
+            if self._producer is not None:
+                self._producer.close()
+                self._producer = None

@@ -8,9 +8,16 @@ and full jitter, from a queue that the alerts index also holds (status `retrying
 picks the retries up again; after `alerts.max_attempts` the alert goes to the alerts DLQ with
 status `failed`.
 
-Crash window: an alert sent but not yet recorded (the worker killed between the two) is sent
-again after a restart, with the same Idempotency-Key, so a receiver that deduplicates sees it
-once. Nothing else repeats.
+Each poll is one cycle. Everything that decides (dedup, throttle, digests, surge counts, the
+retry queue) runs in order in the loop's thread, so the decisions do not depend on timing. Only
+the sends of the cycle (new alerts, due retries, due digests; each channel on its own) run at
+once, at most `alerts.delivery_concurrency` at a time, so a slow receiver holds up nobody else's
+alerts by more than its own timeout. The loop thread then settles every record (status, retry,
+DLQ), saves them all, and only then commits the offset.
+
+Crash window: an alert sent but not yet recorded (the worker killed between the two; at most
+the sends of one cycle) is sent again after a restart, with the same Idempotency-Key, so a
+receiver that deduplicates sees it once. Nothing else repeats.
 """
 from __future__ import annotations
 
@@ -21,13 +28,18 @@ import logging
 import random
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from newswatch.pipelines.model import Alert, Subscription
 from newswatch.pipelines.settings import Settings
 
 from .surge import SurgeEvaluator, event_time
 from .throttle import DIGEST_SENT, RESTORE_STATUSES, Decision, Digest, Throttle
+
+if TYPE_CHECKING:
+    from newswatch.connectors.channels.base import Channel, Delivery, DeliveryError
 
 LOG = logging.getLogger("newswatch.alerts")
 FINAL = {"delivered", "failed", "suppressed", "in_digest"}
@@ -46,6 +58,32 @@ def backoff_s(attempt: int, base: float, cap: float, rng: random.Random) -> floa
 class _Retry:
     due: float
     alert_id: str = field(compare=False)
+
+
+@dataclass(eq=False)
+class _Outgoing:
+    """A record whose pending channels this cycle sends, and what the sends said: the longest
+    Retry-After a receiver asked for, and when the last send ended (its delivery time)."""
+    record: dict
+    sub: Subscription
+    retry_after_s: float = 0.0
+    sent_at: float = 0.0
+
+
+@dataclass(eq=False)
+class _ChannelSend:
+    """One channel of one outgoing record: the only work that leaves the loop thread."""
+    outgoing: _Outgoing
+    state: dict  # the record's entry for this channel; only the loop thread writes it
+    sender: Channel
+    delivery: Delivery
+
+
+@dataclass
+class _Cycle:
+    """What one cycle decided, in order: records already final, and records to send."""
+    final: list[dict] = field(default_factory=list)
+    outgoing: list[_Outgoing] = field(default_factory=list)
 
 
 class DeliveryWorker:
@@ -69,6 +107,7 @@ class DeliveryWorker:
         self.retries: list[_Retry] = []
         self.stopping = False
         self.delivered = 0
+        self.pool: ThreadPoolExecutor | None = None  # the senders, while run() runs
         rules = settings.alerts.rules_file
         self.surge = SurgeEvaluator.from_file(rules) if rules else None
         self.rule_subs = self.surge.subscriptions() if self.surge else {}
@@ -109,7 +148,11 @@ class DeliveryWorker:
         events = [(h["_source"], event_time(h["_source"]) or time.time()) for h in hits]
         alerts = {f.id: f.to_alert(now_iso()) for f in self.surge.rebuild(events)}
         known = self.records.existing(alerts)
-        return [r for a in alerts.values() if a.id not in known for r in self._expand_digest(self._handle(a, time.time()))]
+        cycle = _Cycle()
+        for alert in alerts.values():
+            if alert.id not in known:
+                self._handle(alert, time.time(), cycle)
+        return self._complete(cycle)
 
     def _observe_for_rules(self, alerts: dict[str, Alert]) -> dict[str, Alert]:
         """Alerts addressed to a surge rule feed its counts; the firings they cause replace them."""
@@ -127,19 +170,23 @@ class DeliveryWorker:
         return {**alert.model_dump(mode="json"), "throttle": str(decision), "status": status, "attempts": 0,
                 "channels": [], "decided_at": now_iso(decided_at), "updated_at": now_iso()}
 
-    def _handle(self, alert: Alert, now: float) -> dict | None:
+    def _handle(self, alert: Alert, now: float, cycle: _Cycle) -> None:
+        """The throttle's decision on a new alert: a final record, or one to send this cycle."""
         sub = self.subs.get(alert.subscription_id)
         if sub is None:
             LOG.warning("alert %s: subscription %s no longer exists; not delivered", alert.id, alert.subscription_id)
-            return {**self._record(alert, Decision.SUPPRESS, "suppressed", now), "last_error": "subscription removed"}
+            cycle.final.append({**self._record(alert, Decision.SUPPRESS, "suppressed", now),
+                                "last_error": "subscription removed"})
+            return
         decision = self.throttle.decide(alert, sub, now)
         if decision == Decision.SUPPRESS:
-            return self._record(alert, decision, "suppressed", now)
-        if decision == Decision.FOLD:
-            return self._record(alert, decision, "folded", now)
-        record = self._record(alert, decision, "retrying", now)
-        record["channels"] = [{"type": c.type, "status": "pending", "attempts": 0} for c in sub.channels]
-        return self._attempt(record, sub)
+            cycle.final.append(self._record(alert, decision, "suppressed", now))
+        elif decision == Decision.FOLD:
+            cycle.final.append(self._record(alert, decision, "folded", now))
+        else:
+            record = self._record(alert, decision, "retrying", now)
+            record["channels"] = [{"type": c.type, "status": "pending", "attempts": 0} for c in sub.channels]
+            cycle.outgoing.append(_Outgoing(record, sub))
 
     def _delivery(self, record: dict):
         from newswatch.connectors.channels.base import Delivery
@@ -148,42 +195,58 @@ class DeliveryWorker:
             if record.get("digest_alerts") else [Alert.model_validate(_alert_fields(record))]
         return Delivery.of_digest(alerts) if record.get("digest_alerts") else Delivery.single(alerts[0])
 
-    def _attempt(self, record: dict, sub: Subscription) -> dict:
-        """Send over every channel still pending; record what happened; schedule a retry or fail."""
-        from newswatch.connectors.channels.base import DeliveryError
+    # -- sending: the cycle's sends at once, then settled in order ------------------------------
+    def _complete(self, cycle: _Cycle) -> list[dict]:
+        """The cycle's records to save: the final ones, and the outgoing ones once sent and settled."""
+        return cycle.final + self._send_and_settle(cycle.outgoing)
 
-        delivery = self._delivery(record)
+    def _send_and_settle(self, outgoing: list[_Outgoing]) -> list[dict]:
+        sends = [send for item in outgoing for send in self._start_attempt(item)]
+        self._send_all(sends)
+        return [r for item in outgoing for r in self._expand_digest(self._settle(item))]
+
+    def _start_attempt(self, item: _Outgoing) -> list[_ChannelSend]:
+        """Counts the attempt and lists the channels still pending (delivered ones are not sent again)."""
+        record = item.record
         record["attempts"] = record.get("attempts", 0) + 1
-        retry_after = 0.0
-        for state, channel in zip(record["channels"], sub.channels, strict=False):
-            if state["status"] == "delivered":
-                continue
-            state["attempts"] = state.get("attempts", 0) + 1
-            try:
-                self.channels.for_channel(channel).send(delivery)
-                state["status"], state["error"] = "delivered", None
-            except DeliveryError as err:
-                state["status"], state["error"] = ("retrying" if err.retryable else "failed"), err.message
-                retry_after = max(retry_after, err.retry_after_s or 0.0)
-        return self._settle(record, retry_after)
+        delivery = self._delivery(record)
+        sends = []
+        for state, channel in zip(record["channels"], item.sub.channels, strict=False):
+            if state["status"] != "delivered":
+                state["attempts"] = state.get("attempts", 0) + 1
+                sends.append(_ChannelSend(item, state, self.channels.for_channel(channel), delivery))
+        return sends
 
-    def _settle(self, record: dict, retry_after: float) -> dict:
+    def _send_all(self, sends: list[_ChannelSend]) -> None:
+        """Sends in the pool (each send bounded by its channel's own timeout) and waits for all of
+        them; the outcomes are written here, in the loop thread, so no record is shared."""
+        futures = [self.pool.submit(_send_one, send.sender, send.delivery) for send in sends]
+        for send, future in zip(sends, futures, strict=True):
+            error, ended_at = future.result()
+            _note_outcome(send, error, ended_at)
+
+    def _settle(self, item: _Outgoing) -> dict:
+        """Status after an attempt: delivered, failed (to the DLQ), or retrying (scheduled)."""
+        record = item.record
         states = [c["status"] for c in record["channels"]]
         record["updated_at"] = now_iso()
         errors = [c.get("error") for c in record["channels"] if c.get("error")]
         record["last_error"] = errors[-1] if errors else None
         if "retrying" in states and record["attempts"] < self.s.alerts.max_attempts:
             record["status"] = "retrying"
-            wait = max(retry_after, backoff_s(record["attempts"], self.s.alerts.backoff_base_s,
-                                              self.s.alerts.backoff_max_s, self.rng))
+            wait = max(item.retry_after_s, backoff_s(record["attempts"], self.s.alerts.backoff_base_s,
+                                                     self.s.alerts.backoff_max_s, self.rng))
             self._schedule(record, time.time() + wait)
             return record
         self.pending.pop(record["id"], None)
         if all(s == "delivered" for s in states):
+            # When its own last send ended, not when the whole cycle did: a slow receiver of
+            # another subscription must not show up in this alert's latency.
+            delivered_at = item.sent_at or time.time()  # nothing was sent: no channel was pending
             record["status"] = "delivered"
-            record["delivered_at"] = now_iso()
+            record["delivered_at"] = now_iso(delivered_at)
             if record.get("source_timestamp_ms"):
-                record["latency_ms"] = int(time.time() * 1000) - record["source_timestamp_ms"]
+                record["latency_ms"] = int(delivered_at * 1000) - record["source_timestamp_ms"]
             self.delivered += 1
         else:
             record["status"] = "failed"
@@ -200,10 +263,9 @@ class DeliveryWorker:
                            value=json.dumps(record, ensure_ascii=False).encode()).get(timeout=60)
 
     # -- digests and retries that are due ------------------------------------------------------
-    def _due_work(self, now: float) -> list[dict]:
-        out = []
+    def _due_work(self, now: float, cycle: _Cycle) -> None:
         for digest in self.throttle.due_digests(now):
-            out.extend(self._send_digest(digest))
+            self._add_digest(digest, cycle)
         while self.retries and self.retries[0].due <= now:
             item = heapq.heappop(self.retries)
             record = self.pending.get(item.alert_id)
@@ -212,21 +274,20 @@ class DeliveryWorker:
                 continue
             if sub is None:
                 self.pending.pop(item.alert_id, None)
-                out.append({**record, "status": "failed", "last_error": "subscription removed"})
+                cycle.final.append({**record, "status": "failed", "last_error": "subscription removed"})
                 continue
-            out.extend(self._expand_digest(self._attempt(record, sub)))
-        return out
+            cycle.outgoing.append(_Outgoing(record, sub))
 
-    def _send_digest(self, digest: Digest) -> list[dict]:
+    def _add_digest(self, digest: Digest, cycle: _Cycle) -> None:
         sub = self.subs.get(digest.subscription_id)
         if sub is None:
-            return []
+            return
         first = digest.alerts[0]
         record = {**first.model_dump(mode="json"), "id": digest.id, "kind": first.kind, "throttle": "digest",
                   "status": "retrying", "attempts": 0, "digest_id": digest.id, "decided_at": now_iso(),
                   "digest_alerts": [a.model_dump(mode="json") for a in digest.alerts],
                   "channels": [{"type": c.type, "status": "pending", "attempts": 0} for c in sub.channels]}
-        return self._expand_digest(self._attempt(record, sub))
+        cycle.outgoing.append(_Outgoing(record, sub))
 
     def _expand_digest(self, record: dict) -> list[dict]:
         """A settled digest also marks the alerts it carried (their throttle state: digest sent)."""
@@ -246,17 +307,22 @@ class DeliveryWorker:
         self._refresh_subscriptions(force=True)
         self._restore()
         self.producer = kafka.producer(self.s.kafka)
-        self.records.save(self._rebuild_surges())
-        consumer = kafka.new_consumer(self.s.kafka, group_id=self.s.alerts.group_id, enable_auto_commit=False,
-                                      auto_offset_reset="earliest", max_poll_records=200)
-        consumer.subscribe([self.s.alerts.topic])
-        self.say(f"newswatch: delivering alerts from {self.s.alerts.topic}@{self.s.kafka.bootstrap} "
-                 f"({len(self.subs)} subscriptions; Ctrl-C stops)")
+        self.pool = ThreadPoolExecutor(self.s.alerts.delivery_concurrency, thread_name_prefix="newswatch-send")
+        consumer = None
         try:
+            self.records.save(self._rebuild_surges())
+            consumer = kafka.new_consumer(self.s.kafka, group_id=self.s.alerts.group_id, enable_auto_commit=False,
+                                          auto_offset_reset="earliest", max_poll_records=200)
+            consumer.subscribe([self.s.alerts.topic])
+            self.say(f"newswatch: delivering alerts from {self.s.alerts.topic}@{self.s.kafka.bootstrap} "
+                     f"({len(self.subs)} subscriptions, up to {self.s.alerts.delivery_concurrency} sends at once; "
+                     "Ctrl-C stops)")
             while not self.stopping:
                 self._cycle(consumer)
         finally:
-            consumer.close()
+            if consumer is not None:
+                consumer.close()
+            self.pool.shutdown(wait=True)  # a send still running holds a channel the next lines close
             self.producer.close()
             self.channels.close()
         return 0
@@ -278,12 +344,37 @@ class DeliveryWorker:
                 LOG.error("alerts topic offset %s:%s is not an alert (%s); skipped", m.partition, m.offset, err)
         alerts = self._observe_for_rules(alerts)
         known = self.records.existing(alerts)
-        records = [r for a in alerts.values() if a.id not in known and a.id not in self.pending
-                   for r in self._expand_digest(self._handle(a, now))]
-        records += self._due_work(now)
-        self.records.save(records)
+        cycle = _Cycle()
+        for alert in alerts.values():
+            if alert.id not in known and alert.id not in self.pending:
+                self._handle(alert, now, cycle)
+        self._due_work(now, cycle)
+        self.records.save(self._complete(cycle))
         if messages:
             consumer.commit()
+
+
+def _send_one(sender: Channel, delivery: Delivery) -> tuple[DeliveryError | None, float]:
+    """Runs in a pool thread. A failed delivery is returned, not raised, for the loop thread to
+    record; anything else (a bug) is raised there by future.result() and stops the worker, like
+    any unexpected error in the loop."""
+    from newswatch.connectors.channels.base import DeliveryError
+
+    try:
+        sender.send(delivery)
+        return None, time.time()
+    except DeliveryError as err:
+        return err, time.time()
+
+
+def _note_outcome(send: _ChannelSend, error: DeliveryError | None, ended_at: float) -> None:
+    state, item = send.state, send.outgoing
+    item.sent_at = max(item.sent_at, ended_at)
+    if error is None:
+        state["status"], state["error"] = "delivered", None
+        return
+    state["status"], state["error"] = ("retrying" if error.retryable else "failed"), error.message
+    item.retry_after_s = max(item.retry_after_s, error.retry_after_s or 0.0)
 
 
 def _alert_fields(record: dict) -> dict:

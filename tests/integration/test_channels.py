@@ -72,6 +72,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # when the request arrived, before any delay_s
 
 
 class _Handler(BaseHTTPRequestHandler):
