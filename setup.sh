@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
-BEAM_VERSION=2.75.0   # must match apache-beam in pyproject.toml
+BEAM_VERSION=2.77.0   # must match apache-beam in pyproject.toml
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "newswatch needs Python 3.11 or newer; set PYTHON=/path/to/python3.11" >&2
   exit 1
