@@ -198,8 +198,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .settings import load_settings
     from .streaming import run
 
+    # force: importing Beam 2.77 logs a warning through the root logger, which configures it first
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True)
     settings = load_settings()
     if args.worker:  # the Beam job itself, started and watched by the supervisor below
         from newswatch.connectors.metrics import serve_worker_metrics

@@ -240,8 +240,7 @@ class Supervisor:
             elif committed is not None and self._stalled(watch, committed, last_progress):
                 LOG.error("no offset committed for %.0fs with a backlog and both services up: the worker hangs; "
                           "killing it", self.stall_timeout_s)
-                self._stop_workers(signal.SIGKILL)
-                self._after_exit(watch, None)
+                self._after_exit(watch, None)  # which kills the group first
                 last_progress = time.monotonic()
 
     def _stalled(self, watch: OffsetWatch, committed: dict[int, int], since: float) -> bool:
@@ -320,6 +319,6 @@ def partition_shares(partitions: list[int], workers: int) -> list[list[int] | No
 
 
 def supervise(settings: Settings, worker_cmd: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True)
     cmd = worker_cmd or [sys.executable, "-m", "newswatch.pipelines.cli", "run", "--worker"]
     return Supervisor(settings, cmd).run()

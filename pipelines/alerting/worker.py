@@ -386,7 +386,7 @@ def _epoch(iso: str) -> float:
 
 
 def deliver(settings: Settings) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True)
     from newswatch.pipelines.streaming import prepare
 
     prepare(settings)
