@@ -372,7 +372,42 @@ def _no_forces(words: list[str], marks: list[int], first: int, last: int, actors
         return False
     military = _MILITARY_WORDS[lang]
     security = lex.security_forces.get(lang, frozenset())
-    return not any(w in military and w not in security for w in words[lo:hi + 1])
+    return not any(w in military and w not in security and not _security_qualified(words, k, lang, security)
+                   for k, w in enumerate(words[lo:hi + 1], lo))
+
+
+def _security_only(words: list[str], marks: list[int], first: int, last: int, actors: list[Found], lang: str,
+                   lex: Lexicon) -> bool:
+    """Whether the forces a build-up moves are police or security only: its clause names police or
+    security ("قوات الشرطة", "security forces") and no other force and no armed or state actor.
+    Police sent to a city or security reinforcements at home are no build-up (guidelines)."""
+    lo, hi = args.clause(marks, first, last, args.EMPTY_NAMES)
+    security = lex.security_forces.get(lang, frozenset())
+    if not any(w in security for w in words[lo:hi + 1]):
+        return False
+    return _no_forces(words, marks, first, last, actors, lang, lex)
+
+
+_LINKS = frozenset({"على", "علي", "ل", "on", "of", "for"})  # "الحظر على إرسال", "a ban on sending"
+
+
+def _after_generic_head(words: list[str], first: int, lang: str, lex: Lexicon) -> bool:
+    """Whether a build-up word follows a noun of a kind, a practice or a policy (context.yaml
+    generic_heads), right before it or before a preposition: it names a kind of act ("weapons
+    transfers", "an embargo on sending arms"), not one that happened."""
+    heads = lex.generic_heads.get(lang, frozenset())
+    j = first - 1
+    if j >= 0 and words[j] in _LINKS:
+        j -= 1
+    return j >= 0 and (words[j] in heads or not stems(words[j]).isdisjoint(heads))
+
+
+def _security_qualified(words: list[str], k: int, lang: str, security: frozenset[str]) -> bool:
+    """Whether a force word is qualified as police or security: "قوات الأمن", "تعزيزات أمنية",
+    "عناصر الشرطة" (the qualifier after it), "security forces", "police units" (before it).
+    Who is sent decides: police and security forces at home are no build-up for a fight."""
+    near = k + 1 if lang == "ar" else k - 1
+    return 0 <= near < len(words) and (words[near] in security or not stems(words[near]).isdisjoint(security))
 
 
 def _phrase_at(words: list[str], i: int, phrase: tuple[str, ...]) -> bool:
@@ -643,6 +678,14 @@ class Tagger:
                 continue
             if trig.subtype in _MOVEMENT and _civilian_movement(words, i, last, lang, lex):
                 continue
+            if trig.type == "troop_buildup" and _after_generic_head(words, i, lang, lex):
+                continue
+            if trig.subtype in _MOVEMENT and "forces" not in trig.frame:
+                if actors is None:
+                    actors = _sentence_actors(sent, analyses, dateline, display_word)
+                marks = marks or _marks_of(words, lang, lex)
+                if _security_only(words, marks, i, last, actors, lang, lex):
+                    continue
             if trig.modal and _modal_cue(trig, words, i, last, lang, lex):
                 continue
             if names is None:

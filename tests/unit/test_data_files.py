@@ -50,7 +50,7 @@ def test_places_have_arabic_or_english_names():
 
 def test_frames_name_only_known_frames_and_their_words_exist():
     context = load_data("context")
-    for key in ("armed_targets", "peaceful_takeover", "target_stops", "locatives", "security_forces"):
+    for key in ("armed_targets", "peaceful_takeover", "target_stops", "locatives", "security_forces", "generic_heads"):
         assert context[key]["ar"] and context[key]["en"], key
     framed = [t for t in load_data("triggers")["triggers"] if t.get("frame")]
     assert {f for t in framed for f in t["frame"]} == {"armed_target", "takes_ground", "forces", "towards"}
@@ -64,3 +64,4 @@ def test_modality_factual_and_background_when_are_present():
     modality = load_data("modality")
     assert modality["made_factual_by"]["able"]
     assert "when" in modality["background_when"] and "عندما" in modality["background_when"]
+

@@ -365,3 +365,30 @@ def test_ground_taken_without_force_is_no_offensive(text, expected):
 ])
 def test_humanitarian_movement_is_no_build_up(text, expected):
     assert labels(text) == expected
+
+
+@pytest.mark.parametrize("text, lang, expected", [
+    # police sent to a stadium or to a fire: "عناصر الشرطة", "قوات الشرطة" are police, not forces for a fight
+    ("نشرت السلطات مئات من عناصر الشرطة حول الملعب قبل المباراة", "ar", False),
+    ("توجهت قوات الشرطة والإطفاء إلى مكان الحريق في وسط المدينة", "ar", False),
+    ("Authorities sent police and security forces to the market town after the riot.", "en", False),
+    # the same verbs with an army's forces stay build-ups
+    ("نشر الجيش قوات إضافية ودبابات قرب الحدود الشمالية", "ar", True),
+    ("توجهت قوات الجيش وأرتال من الدبابات إلى الجبهة الجنوبية", "ar", True),
+    ("The army sent troops and tanks to the border.", "en", True),
+])
+def test_police_and_security_forces_at_home_are_no_build_up(text, lang, expected):
+    assert ("troop_buildup" in labels(text, lang)) is expected
+
+
+@pytest.mark.parametrize("text, lang, expected", [
+    # a kind of act, a practice or a policy: an embargo on arms, recruitment operations in general
+    ("جدد المجلس الحظر على إرسال أسلحة إلى الأطراف المتحاربة", "ar", False),
+    ("قاد القيادي عمليات تجنيد المقاتلين في الجبال لسنوات", "ar", False),
+    ("The council renewed its ban on sending weapons to the warring parties.", "en", False),
+    # the acts themselves are build-ups
+    ("جندت الميليشيا مئات المقاتلين في الجبال", "ar", True),
+    ("The rebels were sending weapons to their allies across the river.", "en", True),
+])
+def test_generic_mentions_of_a_build_up_are_none(text, lang, expected):
+    assert ("troop_buildup" in labels(text, lang)) is expected
