@@ -5,8 +5,8 @@ Docker for its default environment), so newswatch reads with kafka-python inside
 DoFn: one element per topic-partition, an offset range as its restriction, a self-checkpoint
 (`defer_remainder`) when a poll comes back empty, and a watermark from message timestamps.
 
-Offsets are committed by `CommitOffsets` only once everything derived from a record is
-durable (the writers emit a `Done` for it); a restarted pipeline resumes from the committed offsets, and deterministic document
+Offsets are committed by `CommitDurableOffsets` only once everything derived from a record is
+durable; a restarted pipeline resumes from the committed offsets, and deterministic document
 ids make the few re-read records overwrite themselves.
 """
 from __future__ import annotations
@@ -22,10 +22,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
 from apache_beam.io.watermark_estimators import MonotonicWatermarkEstimator
-from apache_beam.coders import PickleCoder
 from apache_beam.transforms.core import RestrictionProvider, WatermarkEstimatorProvider
-from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
-from apache_beam.typehints import Tuple
 from apache_beam.utils.timestamp import Duration, Timestamp
 
 from newswatch.pipelines.model import DeadLetter, Done, KafkaRecord
@@ -47,8 +44,8 @@ class TopicPartitionElement:
 class _TimestampWatermarks(WatermarkEstimatorProvider):
     """Watermark = highest message timestamp seen (never moves back).
 
-    Starts at the epoch, not None: Beam's MonotonicWatermarkEstimator (2.75 to 2.77) compares the first
-    observed timestamp with its initial state and fails on None."""
+    Starts at the epoch, not None: Beam's MonotonicWatermarkEstimator (2.75 to 2.77) compares
+    the first observed timestamp with its initial state and fails on None."""
 
     def initial_estimator_state(self, element, restriction):
         return Timestamp(0)
@@ -124,10 +121,10 @@ class PartitionOffsetTracker(OffsetRestrictionTracker):
     """Claims offsets of one partition; refuses the runner's dynamic splits, keeps checkpoints.
 
     A runner that sees a read make no progress for a while asks to split the rest of its range:
-    Prism (2.75 and 2.77) asks for half of [offset, 2^63) after 100 ms without progress. The residual would
-    be a second reader of the same partition, from offset 2^62, polling for ever and dropping
-    everything it fetches. One reader per partition keeps the log in order, so only checkpoints
-    (`defer_remainder`, a split at fraction 0) are allowed."""
+    Prism (2.75 and 2.77) asks for half of [offset, 2^63) after 100 ms without progress. The
+    residual would be a second reader of the same partition, from offset 2^62, polling for ever
+    and dropping everything it fetches. One reader per partition keeps the log in order, so only
+    checkpoints (`defer_remainder`, a split at fraction 0) are allowed."""
 
     def try_split(self, fraction_of_remainder):
         if fraction_of_remainder > 0:
@@ -258,7 +255,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
                 return
             reads.inc()
             record = KafkaRecord(msg.topic, msg.partition, msg.offset, prev, msg.timestamp,
-                                 msg.key, msg.value if msg.value is not None else b"")
+                                 msg.key, msg.value if msg.value is not None else b"", first_of_read=prev == start - 1)
             prev = msg.offset
             yield beam.window.TimestampedValue(record, Timestamp(micros=max(msg.timestamp, 0) * 1000))
         if not batch:
@@ -283,7 +280,8 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
             with self._state_lock:
                 self._skips[self._key(tp)] = (start + 1, resume)
         timestamp_ms = max(watermark.current_watermark().micros // 1000, 0)
-        record = KafkaRecord(tp.topic, tp.partition, start, start - 1, timestamp_ms, None, b"", read_error=message)
+        record = KafkaRecord(tp.topic, tp.partition, start, start - 1, timestamp_ms, None, b"", read_error=message,
+                             first_of_read=True)
         metrics.read_counter(tp.topic, tp.partition).inc()
         yield beam.window.TimestampedValue(record, Timestamp(micros=timestamp_ms * 1000))
         tracker.defer_remainder(Duration.of(0))
@@ -356,12 +354,13 @@ class ReadFromKafka(beam.PTransform):
 
 
 class _Frontier:
-    """One partition's commit point: the last offset below which every record is durable, and
-    the records made durable ahead of it (prev_offset -> offset), waiting for the gap to close.
+    """Per partition: the last offset below which everything is durable, and the Done records
+    that arrived ahead of it (prev_offset -> offset).
 
-    prev_offset chains the records a reader emitted, so gaps in the log (compaction,
-    transaction markers, a corrupt range reported as one record) never hold the frontier back.
-    """
+    When reads of one partition run in several worker processes (one read per bundle, the next
+    read wherever the runner schedules it), this process sees only some of the chain. The first
+    record of a read says that everything before it is already committed, so the frontier moves
+    up to it instead of waiting for records another process made durable."""
 
     def __init__(self, last_durable: int) -> None:
         self.last_durable = last_durable
@@ -369,62 +368,67 @@ class _Frontier:
         self.committed = last_durable
 
     def add(self, item: Done) -> None:
+        if item.first_of_read and item.prev_offset > self.last_durable:
+            self.last_durable = item.prev_offset
+            self.committed = max(self.committed, item.prev_offset)
+            self.ahead = {prev: offset for prev, offset in self.ahead.items() if prev >= item.prev_offset}
         if item.offset > self.last_durable:
             self.ahead[item.prev_offset] = item.offset
         while self.last_durable in self.ahead:
             self.last_durable = self.ahead.pop(self.last_durable)
 
-    def to_commit(self) -> int | None:
-        """The offset to commit now (the next one to read), or None when it is already committed."""
-        if self.last_durable <= self.committed:
-            return None
-        self.committed = self.last_durable
-        return self.last_durable + 1
+
+# Process-wide on purpose: every writer DoFn instance in this worker marks into the same frontier.
+_FRONTIERS: dict[tuple[str, str, int], _Frontier] = {}
+_FRONTIERS_LOCK = threading.Lock()
 
 
-class CommitOffsetsFn(beam.DoFn):
-    """Keyed by (topic, partition): the partition's frontier lives in Beam state, so whichever
-    worker, process or bundle made a record durable, one place sees the whole chain of its
-    partition, and the runner runs one key at a time. Commits happen at the end of the bundle,
-    one per partition that moved.
+class CommitsDurableOffsets(beam.DoFn):
+    """Base of the DoFns that make records durable (search writer, dead-letter writer).
 
-    The state starts, on a job's first Done of a partition, from the group's committed offset,
-    which is where that job's reader started. If a bundle fails after its commit, its state is
-    not kept, but what was committed was durable, and the replayed Done records of the same
-    offsets are ignored."""
+    They mark each record Done once its outputs are acknowledged, and at the end of every
+    bundle commit, per partition, the offset below which every record is durable. Offsets are
+    committed here rather than in a separate stage because Prism 2.75 starved the stage behind a
+    Flatten or a stateful DoFn downstream of an unbounded source (apache/beam#39446), and on 2.77,
+    which fixed that, a committer keyed by partition in Beam state saw bundles of one key run
+    side by side and lost frontiers (README, "The pipeline").
 
-    FRONTIER = ReadModifyWriteStateSpec("frontier", PickleCoder())
+    The frontier lives in the worker process: every record of one read (one bundle) is marked in
+    the process that read it, and a read's first record carries what earlier reads, in any
+    process, already committed (see _Frontier). So commits stay right and keep moving when the
+    runner runs a partition's bundles on different workers.
+    """
 
     def __init__(self, settings: KafkaSettings) -> None:
         self.settings = settings
         self._group_consumer = None
-        self._targets: dict[tuple[str, int], int] = {}
+        self._touched: set[tuple[str, str, int]] = set()
 
     def setup(self) -> None:
         self._group_consumer = kafka.new_consumer(self.settings, group_id=self.settings.group_id,
                                                   enable_auto_commit=False)
-        self.commits = Metrics.counter("newswatch", "offset_commits")
 
-    def start_bundle(self) -> None:
-        self._targets = {}
+    def mark_durable(self, record: KafkaRecord) -> None:
+        key = (self.settings.group_id, record.topic, record.partition)
+        with _FRONTIERS_LOCK:
+            frontier = _FRONTIERS.get(key)
+            if frontier is None:
+                start = kafka.start_offset(self.settings, record.topic, record.partition)
+                frontier = _FRONTIERS[key] = _Frontier(start - 1)
+            frontier.add(Done.of(record))
+        self._touched.add(key)
 
-    def process(self, keyed: tuple[tuple[str, int], Done], state=beam.DoFn.StateParam(FRONTIER)):
-        (topic, partition), done = keyed
-        frontier = state.read()
-        if frontier is None:
-            frontier = _Frontier(kafka.start_offset(self.settings, topic, partition) - 1)
-        frontier.add(done)
-        target = frontier.to_commit()
-        state.write(frontier)
-        if target is not None:
-            self._targets[(topic, partition)] = target
-        return []
-
-    def finish_bundle(self) -> None:
-        for (topic, partition), target in sorted(self._targets.items()):
+    def finish_bundle(self):
+        for key in sorted(self._touched):
+            with _FRONTIERS_LOCK:
+                frontier = _FRONTIERS[key]
+                target = frontier.last_durable + 1
+                if target <= frontier.committed + 1:
+                    continue
+                frontier.committed = target - 1
+            _, topic, partition = key
             self._commit_until_accepted(topic, partition, target)
-            self.commits.inc()
-        self._targets = {}
+        self._touched.clear()
 
     def _commit_until_accepted(self, topic: str, partition: int, target: int) -> None:
         """A broker restart must not fail the bundle (the job would stop), nor leave the last
@@ -446,48 +450,26 @@ class CommitOffsetsFn(beam.DoFn):
             self._group_consumer.close()
 
 
-def _by_partition(done: Done) -> tuple[tuple[str, int], Done]:
-    return (done.topic, done.partition), done
-
-
-class CommitOffsets(beam.PTransform):
-    """Done records (everything derived from a record is durable) -> offsets committed to the
-    consumer group, per partition, up to the first record that is not durable yet."""
-
-    def __init__(self, settings: KafkaSettings) -> None:
-        super().__init__()
-        self.settings = settings
-
-    def expand(self, done):
-        return (done
-                | "ByPartition" >> beam.Map(_by_partition).with_output_types(Tuple[Tuple[str, int], Done])
-                | "Commit" >> beam.ParDo(CommitOffsetsFn(self.settings)))
-
-
 # Dead letters written but perhaps not committed when a worker died are in the DLQ's tail: a
 # restarted worker reads the keys of its last DLQ_DEDUPE_WINDOW letters once, and does not write
-# those letters again. Process-wide: every DLQ writer of the worker shares it.
+# those letters again. Process-wide, like the frontiers: every DLQ writer of the worker shares it.
 DLQ_DEDUPE_WINDOW = 10_000
 _WRITTEN_LETTERS: dict[tuple[str, str], set[bytes]] = {}
-_WRITTEN_LETTERS_LOCK = threading.Lock()
 
 
 def _letters_written(settings: KafkaSettings) -> set[bytes]:
     key = (settings.bootstrap, settings.dlq_topic)
-    with _WRITTEN_LETTERS_LOCK:
+    with _FRONTIERS_LOCK:
         if key not in _WRITTEN_LETTERS:
             _WRITTEN_LETTERS[key] = kafka.recent_keys(settings, settings.dlq_topic, DLQ_DEDUPE_WINDOW)
         return _WRITTEN_LETTERS[key]
 
 
-class WriteDeadLettersFn(beam.DoFn):
-    """Produce each DeadLetter to the DLQ topic (acks=all), then say its record is Done."""
-
-    def __init__(self, settings: KafkaSettings) -> None:
-        self.settings = settings
-        self._producer = None
+class WriteDeadLettersFn(CommitsDurableOffsets):
+    """Produce each DeadLetter to the DLQ topic (acks=all), then mark its record durable."""
 
     def setup(self) -> None:
+        super().setup()
         self._producer = kafka.producer(self.settings)
         self._written = _letters_written(self.settings)
         self.dead_letters = Metrics.counter("newswatch", "dead_letters_written")
@@ -501,7 +483,8 @@ class WriteDeadLettersFn(beam.DoFn):
             self._produce_until_acked(letter)
             self.dead_letters.inc()
         metrics.count_dead_letter(letter.reason, letter.stage)  # rewrites skipped too: the item is dead-lettered
-        yield Done.of(letter.record)
+        self.mark_durable(letter.record)
+        return []
 
     def _produce_until_acked(self, letter: DeadLetter) -> None:
         """Durable before the offset may be committed. A broker that is away pauses the stream
@@ -518,17 +501,17 @@ class WriteDeadLettersFn(beam.DoFn):
                 pause = min(pause * 2, 30.0)
 
     def teardown(self) -> None:
-        if self._producer is not None:
+        if getattr(self, "_producer", None) is not None:
             self._producer.close()
+        super().teardown()
 
 
 class WriteDeadLetters(beam.PTransform):
-    """DeadLetters -> the DLQ topic, then Done for their records."""
+    """Sink for DeadLetters: one instance per dead-letter output (no Flatten, see above)."""
 
     def __init__(self, settings: KafkaSettings) -> None:
         super().__init__()
         self.settings = settings
 
     def expand(self, letters):
-        return (letters | "ProduceToDLQ" >> beam.ParDo(WriteDeadLettersFn(self.settings))
-                .with_input_types(DeadLetter).with_output_types(Done))
+        return letters | "ProduceToDLQ" >> beam.ParDo(WriteDeadLettersFn(self.settings))

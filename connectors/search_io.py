@@ -6,7 +6,7 @@ let the committer pass an alert that was never produced, so there is none.
 The round trips (the caller's `before_write` step, e.g. matching subscriptions, then the bulk
 request and the alerts) run in background threads, so the bundle's thread goes on
 with the next records' CPU work (parsing, NLP) while the engine works; the bundle waits for all
-of them at its end, before it emits their records' Done (to the offset committer). Under Prism one bundle holds every partition's read, one
+of them at its end, before it commits. Under Prism one bundle holds every partition's read, one
 after the other, so without this the engine and the NLP took turns on a 2-core machine."""
 from __future__ import annotations
 
@@ -18,10 +18,11 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 
-from newswatch.pipelines.model import DeadLetter, Done, IndexRequest
+from newswatch.pipelines.model import DeadLetter, IndexRequest
 from newswatch.pipelines.settings import AlertSettings, KafkaSettings, SearchSettings
 
 from . import kafka, metrics
+from .kafka_io import CommitsDurableOffsets
 from .search import SearchBackend, SearchError
 
 DEAD = "dead"
@@ -43,10 +44,10 @@ class BeforeWrite:
         return batch
 
 
-class _BulkWriteFn(beam.DoFn):
+class _BulkWriteFn(CommitsDurableOffsets):
     def __init__(self, settings: SearchSettings, kafka_settings: KafkaSettings, alert_settings: AlertSettings,
                  before_write: BeforeWrite) -> None:
-        self.settings = kafka_settings
+        super().__init__(kafka_settings)
         self.search_settings = settings
         self.alert_settings = alert_settings
         self.before_write = before_write
@@ -55,6 +56,7 @@ class _BulkWriteFn(beam.DoFn):
         self.records_indexed = Metrics.counter("newswatch", "records_indexed")
 
     def setup(self) -> None:
+        super().setup()
         self.backend = SearchBackend(self.search_settings)
         self._producer = kafka.producer(self.settings)
         self.before_write.setup()
@@ -64,7 +66,7 @@ class _BulkWriteFn(beam.DoFn):
         self._before_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-before")
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-write")
         self._in_flight: list[Future] = []
-        self._settled: list[tuple[list, list, int]] = []
+        self._settled: list[tuple[list, list[IndexRequest]]] = []
 
     def teardown(self) -> None:
         for pool in (getattr(self, "_before_pool", None), getattr(self, "_pool", None)):
@@ -72,6 +74,7 @@ class _BulkWriteFn(beam.DoFn):
                 pool.shutdown(wait=True)
         if getattr(self, "_producer", None) is not None:
             self._producer.close()
+        super().teardown()
 
     def _produce_alerts_until_acked(self, requests: list[IndexRequest]) -> None:
         """All alerts of these records on the alerts topic, key = alert id (the idempotency key).
@@ -141,28 +144,28 @@ class _BulkWriteFn(beam.DoFn):
         return []
 
     def finish_bundle(self):
-        """Wait for the bundle's batches; then their records are durable: emit Done for them,
-        and the dead letters (their writer emits Done once Kafka has them)."""
+        """Wait for the bundle's batches; then their records are durable: mark them, emit the
+        dead letters (their writer marks those records once Kafka has them), and commit."""
         self._settled += [f.result() for f in self._in_flight]
         self._in_flight = []
-        for letters, done, alerts in self._settled:
-            self.records_indexed.inc(len(done))  # Beam counters count in the bundle's thread only
-            self.alerts_produced.inc(alerts)
+        for letters, indexed in self._settled:
+            for request in indexed:
+                self.mark_durable(request.record)
+            self.records_indexed.inc(len(indexed))  # Beam counters count in the bundle's thread only
+            self.alerts_produced.inc(sum(len(r.alerts) for r in indexed))
             yield from letters
-            yield from done
         self._settled = []
+        super().finish_bundle()
 
-    def _write_prepared(self, prepared: Future, timestamp, window) -> tuple[list, list, int]:
-        """In the writing thread: (dead letters, Done for the records indexed and alerted, as
-        windowed values; how many alerts were produced)."""
+    def _write_prepared(self, prepared: Future, timestamp, window) -> tuple[list, list[IndexRequest]]:
+        """In the writing thread: (dead letters as windowed values, the requests indexed and
+        alerted)."""
         batch = prepared.result()
         with metrics.stage_timer("write"):
             outputs = list(self._write(batch))
         letters = [beam.pvalue.TaggedOutput(DEAD, WindowedValue(o.value, timestamp, [window]))
                    for o in outputs if isinstance(o, beam.pvalue.TaggedOutput)]
-        indexed = [o for o in outputs if isinstance(o, IndexRequest)]
-        done = [WindowedValue(Done.of(r.record), timestamp, [window]) for r in indexed]
-        return letters, done, sum(len(r.alerts) for r in indexed)
+        return letters, [o for o in outputs if isinstance(o, IndexRequest)]
 
     def _write(self, batch):
         """Dead letters (TaggedOutput) and the IndexRequests indexed and alerted."""
@@ -200,7 +203,7 @@ class _BulkWriteFn(beam.DoFn):
 
 
 class WriteDocumentsAndAlerts(beam.PTransform):
-    """Batches of IndexRequest -> Done for each record indexed and alerted (main output "done") |
+    """Batches of IndexRequest -> indexed and alerted (source offsets marked durable) |
     DeadLetter (output "dead")."""
 
     def __init__(self, settings: SearchSettings, kafka_settings: KafkaSettings, alert_settings: AlertSettings,

@@ -31,6 +31,10 @@ class KafkaRecord:
     key: bytes | None
     value: bytes
     read_error: str | None = None  # set by the reader for an offset it could not read (corrupt batch)
+    # The first record of one read of its partition. A read starts where the partition's previous
+    # read ended, and that read's records were all durable and committed before this one began,
+    # whichever worker process ran it: so everything up to prev_offset is committed.
+    first_of_read: bool = False
 
     @property
     def source(self) -> dict:
@@ -44,10 +48,11 @@ class Done:
     partition: int
     offset: int
     prev_offset: int
+    first_of_read: bool = False
 
     @classmethod
     def of(cls, record: KafkaRecord) -> Done:
-        return cls(record.topic, record.partition, record.offset, record.prev_offset)
+        return cls(record.topic, record.partition, record.offset, record.prev_offset, record.first_of_read)
 
 
 # Every reason a record can be dead-lettered for, with what the user should do about it. The

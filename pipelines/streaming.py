@@ -5,7 +5,7 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from newswatch.connectors.kafka_io import CommitOffsets, ReadFromKafka, WriteDeadLetters
+from newswatch.connectors.kafka_io import ReadFromKafka, WriteDeadLetters
 from newswatch.connectors.search_io import WriteDocumentsAndAlerts
 
 from .settings import Settings
@@ -20,16 +20,20 @@ from .transforms.validate import DEAD, ParseAndValidate
 
 def build(pipeline: beam.Pipeline, settings: Settings, partitions: list[int] | None = None) -> None:
     """The flow of DESIGN.md; `partitions` restricts reading (a worker's share, or a careful run)."""
+    # Every dead-letter output gets its own DLQ writer: no Flatten (see CommitsDurableOffsets).
+    def dead_letters(pcoll, label: str) -> None:
+        pcoll | f"DLQ{label}" >> WriteDeadLetters(settings.kafka)
+
     records = pipeline | "ReadNews" >> ReadFromKafka(settings.kafka, partitions=partitions)
     parsed = records | "Validate" >> ParseAndValidate(settings.pipeline.max_item_bytes)
-    dead = [parsed[DEAD]]
+    dead_letters(parsed[DEAD], "Validate")
     articles = parsed.articles
     for label, transform in (("Language", DetectLanguage()), ("Normalize", NormalizeText()),
                              ("Tagging", TagEvents()), ("Geo", Geocode())):
-        articles, dead_here = articles | label >> transform
-        dead.append(dead_here)
-    requests, dead_here = articles | "ToDocuments" >> ToDocuments(settings.search)
-    dead.append(dead_here)
+        articles, dead = articles | label >> transform
+        dead_letters(dead, label)
+    requests, dead = articles | "ToDocuments" >> ToDocuments(settings.search)
+    dead_letters(dead, "Documents")
     # One batch per bundle (a poll of one partition), up to bulk_max_docs, flushed when the bundle
     # ends. Not adaptive: BatchElements sizes batches so that the steps after it take under a
     # second, and those are round trips to the engine (percolate, bulk), so it kept batches at
@@ -40,11 +44,15 @@ def build(pipeline: beam.Pipeline, settings: Settings, partitions: list[int] | N
     match = MatchSubscriptions(settings.search, settings.alerts)
     written = batches | "MatchAndWrite" >> WriteDocumentsAndAlerts(settings.search, settings.kafka, settings.alerts,
                                                                     before_write=match)
-    dead.append(written[DEAD])
-    dead_lettered = dead | "DeadLetters" >> beam.Flatten() | "DLQ" >> WriteDeadLetters(settings.kafka)
-    # A record's offset is committed once it is Done: indexed and alerted, or dead-lettered.
-    ((written.done, dead_lettered) | "Durable" >> beam.Flatten()
-     | "CommitOffsets" >> CommitOffsets(settings.kafka))
+    dead_letters(written[DEAD], "Index")
+    # Nothing flows here (the writer only emits dead letters). The edge gives the fused stage an
+    # output: Prism (seen on 2.75) waits for a stage's bundle in a loop that spins on a closed
+    # channel when the stage has no outputs, two cores busy for a stream with nothing to read.
+    written.done | "EndOfBundle" >> beam.Reshuffle() | "Discard" >> beam.Map(_discard)
+
+
+def _discard(_) -> None:
+    return None
 
 
 def _runner_args(p) -> list[str]:

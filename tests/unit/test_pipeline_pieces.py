@@ -52,14 +52,14 @@ def test_dead_letter_record_matches_its_schema_and_keeps_the_original_bytes():
     assert payload["source"] == {"topic": "news", "partition": 0, "offset": 7}
 
 
-def _done(offset: int, prev: int):
-    return Done.of(KafkaRecord("news", 0, offset, prev, 0, None, b""))
+def _done(offset: int, prev: int, first_of_read: bool = False):
+    return Done.of(KafkaRecord("news", 0, offset, prev, 0, None, b"", first_of_read=first_of_read))
 
 
 def test_frontier_advances_only_over_contiguous_durable_records():
     f = _Frontier(last_durable=9)          # committed offset was 10
     f.add(_done(12, 11))                   # ahead of a gap: nothing moves
-    assert f.last_durable == 9 and f.ahead == {11: 12}
+    assert f.last_durable == 9
     f.add(_done(10, 9))
     assert f.last_durable == 10
     f.add(_done(11, 10))                   # fills the gap: 11 and the waiting 12
@@ -72,15 +72,26 @@ def test_frontier_follows_log_gaps_through_prev_offsets():
     assert f.last_durable == 9
 
 
-def test_frontier_commits_each_advance_once():
+def _read(first: int, last: int) -> list:
+    """The Done records of one read of offsets first..last, in the order the writers mark them
+    (a dead letter can be marked before the batch it overtook)."""
+    chain = [_done(o, o - 1, first_of_read=o == first) for o in range(first, last + 1)]
+    return chain[1:] + chain[:1]
+
+
+def test_frontiers_of_two_processes_that_share_a_partitions_reads_both_keep_moving():
+    a, b = _Frontier(last_durable=-1), _Frontier(last_durable=-1)
+    for worker, (first, last) in ((a, (0, 9)), (b, (10, 19)), (a, (20, 29)), (a, (30, 34)), (b, (35, 39))):
+        for done in _read(first, last):
+            worker.add(done)
+        assert worker.last_durable == last  # what this process commits at the end of the bundle
+    assert a.committed == 19 and b.committed == 34 and not a.ahead and not b.ahead
+
+
+def test_frontier_does_not_jump_on_a_record_that_does_not_start_a_read():
     f = _Frontier(last_durable=9)
-    assert f.to_commit() is None           # nothing new since the group's commit
-    for offset in (10, 11):
-        f.add(_done(offset, offset - 1))
-    assert f.to_commit() == 12             # Kafka's committed offset is the next one to read
-    assert f.to_commit() is None
-    f.add(_done(13, 12))                   # 12 is not durable yet
-    assert f.to_commit() is None
+    f.add(_done(12, 11))
+    assert f.last_durable == 9 and f.ahead == {11: 12}
 
 
 def test_frontier_ignores_replayed_records():
