@@ -399,7 +399,7 @@ def _after_generic_head(words: list[str], first: int, lang: str, lex: Lexicon) -
     j = first - 1
     if j >= 0 and words[j] in _LINKS:
         j -= 1
-    return j >= 0 and (words[j] in heads or not stems(words[j]).isdisjoint(heads))
+    return j >= 0 and _slot_matches(words[j], heads)
 
 
 def _security_qualified(words: list[str], k: int, lang: str, security: frozenset[str]) -> bool:
@@ -407,7 +407,7 @@ def _security_qualified(words: list[str], k: int, lang: str, security: frozenset
     "عناصر الشرطة" (the qualifier after it), "security forces", "police units" (before it).
     Who is sent decides: police and security forces at home are no build-up for a fight."""
     near = k + 1 if lang == "ar" else k - 1
-    return 0 <= near < len(words) and (words[near] in security or not stems(words[near]).isdisjoint(security))
+    return 0 <= near < len(words) and _slot_matches(words[near], security)
 
 
 def _phrase_at(words: list[str], i: int, phrase: tuple[str, ...]) -> bool:
