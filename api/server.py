@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 
+from newswatch.pipelines.logs import configure_logging
 from newswatch.pipelines.settings import Settings
 
 LOG = logging.getLogger("newswatch.api")
@@ -37,7 +38,7 @@ def serve(settings: Settings, host: str, port: int, say=print) -> int:
 
     # newswatch's own lines (one per request) at INFO; the clients' chatter (a line per search call) only
     # when something is wrong
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True)
+    configure_logging(logging.WARNING)
     logging.getLogger("newswatch").setLevel(logging.INFO)
     if not is_loopback(host):
         LOG.warning("listening on %s, beyond loopback: tokens travel in clear over plain HTTP, so put a TLS "

@@ -195,12 +195,11 @@ def _partition_list(value: str) -> list[int]:
 def cmd_run(args: argparse.Namespace) -> int:
     import logging
 
+    from .logs import configure_logging
     from .settings import load_settings
     from .streaming import run
 
-    # force: importing Beam 2.77 logs a warning through the root logger, which configures it first
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True)
+    configure_logging(logging.INFO if args.verbose else logging.WARNING)
     settings = load_settings()
     if args.worker:  # the Beam job itself, started and watched by the supervisor below
         from newswatch.connectors.metrics import serve_worker_metrics

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from newswatch.connectors import kafka
+from newswatch.pipelines.logs import configure_logging
 from newswatch.pipelines.model import DeadLetter, KafkaRecord
 from newswatch.pipelines.recovery import Quarantine, RecoveryPlan, RunCarefully, RunNormally
 from newswatch.pipelines.settings import Settings
@@ -319,6 +320,6 @@ def partition_shares(partitions: list[int], workers: int) -> list[list[int] | No
 
 
 def supervise(settings: Settings, worker_cmd: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True)
+    configure_logging()
     cmd = worker_cmd or [sys.executable, "-m", "newswatch.pipelines.cli", "run", "--worker"]
     return Supervisor(settings, cmd).run()

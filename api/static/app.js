@@ -83,14 +83,16 @@ async function signIn(token) {
     return;
   }
   sessionStorage.setItem(TOKEN_KEY, token);
+  // The forms' suggestions come from /api/meta: the app shows once they are set up, so a click on
+  // "New subscription" right after sign-in never finds them missing.
+  state.meta = await api("GET", "/api/meta").catch(() => null) || { actors: [], countries: [], event_types: [] };
+  setupChipInputs();
   $("#signin").hidden = true;
   $("#app").hidden = false;
   $("#tabs").hidden = false;
   $("#who-box").hidden = false;
   $("#who").textContent = state.me.admin ? `${state.me.user} (admin)` : state.me.user;
   $("#signin-error").textContent = "";
-  state.meta = await api("GET", "/api/meta").catch(() => ({ actors: [], countries: [], event_types: [] }));
-  setupChipInputs();
   loadSubscriptions();
   startFeed();
 }

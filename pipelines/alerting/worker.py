@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from newswatch.pipelines.logs import configure_logging
 from newswatch.pipelines.model import Alert, Subscription
 from newswatch.pipelines.settings import Settings
 
@@ -386,7 +387,7 @@ def _epoch(iso: str) -> float:
 
 
 def deliver(settings: Settings) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True)
+    configure_logging()
     from newswatch.pipelines.streaming import prepare
 
     prepare(settings)

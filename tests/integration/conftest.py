@@ -23,6 +23,23 @@ TEST_STACK = StackSettings(home=REPO_DIR / "var" / "test-stack", kafka_port=2909
                            es_http_port=29201, es_transport_port=29301)
 
 
+LOG_TAIL_LINES = 60
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report carries the tail of every log its processes wrote under tmp_path
+    (pipeline, delivery worker, Prism...), so a failure in CI says what the processes saw."""
+    outcome = yield
+    report = outcome.get_result()
+    tmp_path = getattr(item, "funcargs", {}).get("tmp_path")
+    if report.when != "call" or not report.failed or tmp_path is None:
+        return
+    for log in sorted(Path(tmp_path).rglob("*.log")):
+        lines = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+        report.sections.append((f"log {log.relative_to(tmp_path)} (last {len(lines)} lines)", "\n".join(lines)))
+
+
 @pytest.fixture(scope="session")
 def running_stack():
     try:
