@@ -312,9 +312,10 @@ class DeliveryWorker:
         consumer = None
         try:
             self.records.save(self._rebuild_surges())
-            consumer = kafka.new_consumer(self.s.kafka, group_id=self.s.alerts.group_id, enable_auto_commit=False,
-                                          auto_offset_reset="earliest", max_poll_records=200)
-            consumer.subscribe([self.s.alerts.topic])
+            # The whole topic in this one process: the throttle's and the digests' state is this process's
+            consumer = kafka.consume_whole_topic(self.s.kafka, self.s.alerts.topic, self.s.alerts.group_id,
+                                                 enable_auto_commit=False, auto_offset_reset="earliest",
+                                                 max_poll_records=200)
             self.say(f"newswatch: delivering alerts from {self.s.alerts.topic}@{self.s.kafka.bootstrap} "
                      f"({len(self.subs)} subscriptions, up to {self.s.alerts.delivery_concurrency} sends at once; "
                      "Ctrl-C stops)")
