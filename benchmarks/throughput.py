@@ -149,9 +149,8 @@ class RawCopy:
         from opensearchpy import helpers
 
         ks = self.settings.kafka
-        consumer = kafka.new_consumer(ks, group_id=ks.group_id, enable_auto_commit=False,
-                                      auto_offset_reset="earliest", max_poll_records=RAW_POLL_RECORDS)
-        consumer.subscribe([ks.topic])
+        consumer = kafka.consume_whole_topic(ks, ks.topic, ks.group_id, enable_auto_commit=False,
+                                             auto_offset_reset="earliest", max_poll_records=RAW_POLL_RECORDS)
         try:
             while not self.stopped.is_set():
                 polled = consumer.poll(timeout_ms=200)
