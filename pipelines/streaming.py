@@ -46,7 +46,7 @@ def build(pipeline: beam.Pipeline, settings: Settings, partitions: list[int] | N
                                                                     before_write=match)
     dead_letters(written[DEAD], "Index")
     # Nothing flows here (the writer only emits dead letters). The edge gives the fused stage an
-    # output: Prism (seen on 2.75) waits for a stage's bundle in a loop that spins on a closed
+    # output: Prism (seen on 2.75 and 2.77) waits for a stage's bundle in a loop that spins on a closed
     # channel when the stage has no outputs, two cores busy for a stream with nothing to read.
     written.done | "EndOfBundle" >> beam.Reshuffle() | "Discard" >> beam.Map(_discard)
 
