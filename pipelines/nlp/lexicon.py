@@ -102,6 +102,7 @@ class Lexicon:
     civilian_movement: dict[str, frozenset[str]] = field(default_factory=dict)
     security_forces: dict[str, frozenset[str]] = field(default_factory=dict)
     generic_heads: dict[str, frozenset[str]] = field(default_factory=dict)
+    strikes_on: dict[str, frozenset[str]] = field(default_factory=dict)
     peaceful_takeover: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     made_factual_by: dict[str, frozenset[str]] = field(default_factory=dict)
     background_when: frozenset[str] = frozenset()
@@ -161,7 +162,8 @@ def _compile_actors(lex: Lexicon) -> None:
     lex.actors_by_first = dict(table)
     context = load_data("context")
     for key in ("military", "civilian_targets", "strike_means", "not_ground", "protest_words",
-                "armed_targets", "locatives", "civilian_movement", "security_forces", "generic_heads"):
+                "armed_targets", "locatives", "civilian_movement", "security_forces", "generic_heads",
+                "strikes_on"):
         setattr(lex, key, {lang: frozenset(match_key(w) for w in words) for lang, words in context[key].items()})
     lex.target_stops = frozenset(match_key(w) for words in context["target_stops"].values() for w in words)
     lex.peaceful_takeover = {lang: tuple(words_of(p) for p in phrases)

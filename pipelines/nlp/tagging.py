@@ -402,6 +402,22 @@ def _after_generic_head(words: list[str], first: int, lang: str, lex: Lexicon) -
     return j >= 0 and _slot_matches(words[j], heads)
 
 
+STRUCK_BEFORE = 4  # words before a build-up word in which a strike on it is looked for
+
+
+def _struck(words: list[str], first: int, lang: str, lex: Lexicon) -> bool:
+    """Whether a build-up word is what a strike hit: a word of hitting (context.yaml strikes_on)
+    stands shortly before it in its clause ("targeted gatherings of fighters", "دمرت تعزيزاتهم").
+    Strikes on the other side's reinforcements are an offensive only (guidelines)."""
+    hits = lex.strikes_on.get(lang, frozenset())
+    for j in range(first - 1, max(-1, first - 1 - STRUCK_BEFORE), -1):
+        if words[j] in _CLAUSE_PUNCT:
+            return False
+        if _slot_matches(words[j], hits):
+            return True
+    return False
+
+
 def _security_qualified(words: list[str], k: int, lang: str, security: frozenset[str]) -> bool:
     """Whether a force word is qualified as police or security: "قوات الأمن", "تعزيزات أمنية",
     "عناصر الشرطة" (the qualifier after it), "security forces", "police units" (before it).
@@ -679,6 +695,8 @@ class Tagger:
             if trig.subtype in _MOVEMENT and _civilian_movement(words, i, last, lang, lex):
                 continue
             if trig.type == "troop_buildup" and _after_generic_head(words, i, lang, lex):
+                continue
+            if "hit_as_target" in trig.frame and _struck(words, i, lang, lex):
                 continue
             if trig.subtype in _MOVEMENT and "forces" not in trig.frame:
                 if actors is None:

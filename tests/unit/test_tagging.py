@@ -392,3 +392,18 @@ def test_police_and_security_forces_at_home_are_no_build_up(text, lang, expected
 ])
 def test_generic_mentions_of_a_build_up_are_none(text, lang, expected):
     assert ("troop_buildup" in labels(text, lang)) is expected
+
+
+@pytest.mark.parametrize("text, lang, expected", [
+    # reinforcements, gatherings, convoys or fortifications that a strike hits are its target (guidelines)
+    ("Warplanes struck gatherings and fortifications of the militants east of the town.", "en", {"offensive"}),
+    ("The army ambushed a convoy of rebel fighters near the bridge.", "en", {"offensive"}),
+    ("شنت القوات هجوما على المسلحين ودمرت تعزيزاتهم القادمة من الشمال", "ar", {"offensive"}),
+    # a strike in one clause and reinforcements sent in the next: both happened
+    ("Jets bombed the rebel positions, and the army sent reinforcements to the front.", "en",
+     {"offensive", "troop_buildup"}),
+    ("قصفت الطائرات مواقع المسلحين، وأرسل الجيش تعزيزات إلى الجبهة", "ar", {"offensive", "troop_buildup"}),
+    ("The militia moved reinforcements towards the city ahead of the attack.", "en", {"troop_buildup"}),
+])
+def test_a_build_up_that_a_strike_hits_is_its_target_not_a_build_up(text, lang, expected):
+    assert labels(text, lang) == expected
