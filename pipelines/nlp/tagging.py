@@ -402,6 +402,21 @@ def _after_generic_head(words: list[str], first: int, lang: str, lex: Lexicon) -
     return j >= 0 and _slot_matches(words[j], heads)
 
 
+_DEFINITE_AR = re.compile("^[وف]?(?:[بلك]?ال|لل)")
+
+
+def _practice(words: list[str], first: int, last: int, lang: str, lex: Lexicon) -> bool:
+    """Whether an Arabic verbal noun names a practice, not an act: it is definite ("التجنيد",
+    "للتجنيد") and no forces or number follow it as its object ("التجنيد الإرهابي",
+    "الحشد والتجنيد والتمويل"). Generic statements earn no event (guidelines)."""
+    if lang != "ar" or first != last or not _DEFINITE_AR.match(words[first]):
+        return False
+    nxt = first + 1
+    if nxt >= len(words):
+        return True
+    return not (_NUMBER.match(words[nxt]) or _slot_matches(words[nxt], lex.roles.moving_forces.get(lang, frozenset())))
+
+
 STRUCK_BEFORE = 4  # words before a build-up word in which a strike on it is looked for
 
 
@@ -697,6 +712,8 @@ class Tagger:
             if trig.type == "troop_buildup" and _after_generic_head(words, i, lang, lex):
                 continue
             if "hit_as_target" in trig.frame and _struck(words, i, lang, lex):
+                continue
+            if "practice" in trig.frame and _practice(words, i, last, lang, lex):
                 continue
             if trig.subtype in _MOVEMENT and "forces" not in trig.frame:
                 if actors is None:

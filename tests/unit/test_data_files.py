@@ -55,7 +55,7 @@ def test_frames_name_only_known_frames_and_their_words_exist():
         assert context[key]["ar"] and context[key]["en"], key
     framed = [t for t in load_data("triggers")["triggers"] if t.get("frame")]
     assert {f for t in framed for f in t["frame"]} == {"armed_target", "takes_ground", "forces", "towards",
-                                                        "hit_as_target"}
+                                                        "hit_as_target", "practice"}
     broken = copy.deepcopy(load_data("triggers"))
     broken["triggers"][0]["frame"] = ["anything"]
     with pytest.raises(DataFileError, match="triggers.yaml is invalid"):

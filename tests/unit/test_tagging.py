@@ -407,3 +407,16 @@ def test_generic_mentions_of_a_build_up_are_none(text, lang, expected):
 ])
 def test_a_build_up_that_a_strike_hits_is_its_target_not_a_build_up(text, lang, expected):
     assert labels(text, lang) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # recruitment as a practice: the definite verbal noun with no one recruited after it
+    ("يحذر الخبراء من أن التجنيد عبر الإنترنت يتزايد بين المراهقين", False),
+    ("يخشى كثير من الشبان العائدين التجنيد الإجباري في الجيش", False),
+    ("ركزت الندوة على الدعاية والتجنيد والتمويل لدى الجماعات المسلحة", False),
+    # recruits named after it: an act
+    ("جندت الميليشيا مئات المقاتلين في الجبال", True),
+    ("بدأت الجماعة المسلحة تجنيد مقاتلين جدد في القرى الحدودية", True),
+])
+def test_arabic_recruitment_as_a_practice_is_no_build_up(text, expected):
+    assert ("troop_buildup" in labels(text, "ar")) is expected
