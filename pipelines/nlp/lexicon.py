@@ -104,6 +104,7 @@ class Lexicon:
     generic_heads: dict[str, frozenset[str]] = field(default_factory=dict)
     strikes_on: dict[str, frozenset[str]] = field(default_factory=dict)
     peaceful_takeover: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    disarmament: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     made_factual_by: dict[str, frozenset[str]] = field(default_factory=dict)
     background_when: frozenset[str] = frozenset()
     actors_by_first: dict[str, list[Name]] = field(default_factory=dict)
@@ -166,8 +167,8 @@ def _compile_actors(lex: Lexicon) -> None:
                 "strikes_on"):
         setattr(lex, key, {lang: frozenset(match_key(w) for w in words) for lang, words in context[key].items()})
     lex.target_stops = frozenset(match_key(w) for words in context["target_stops"].values() for w in words)
-    lex.peaceful_takeover = {lang: tuple(words_of(p) for p in phrases)
-                             for lang, phrases in context["peaceful_takeover"].items()}
+    for key in ("peaceful_takeover", "disarmament"):  # phrases, matched word by word
+        setattr(lex, key, {lang: tuple(words_of(p) for p in phrases) for lang, phrases in context[key].items()})
 
 
 def _actor(row: dict, words: tuple[str, ...], exact: str | None = None) -> Name:

@@ -302,13 +302,15 @@ def _frame_missing(trig: Trigger, words: list[str], first: int, last: int, lang:
     """Whether the clause lacks what the trigger's frame needs: an armed target for a bombing or
     a shooting (who is hit decides: a soldier, a patrol, a police post, a commander), and real
     force for a capture or an advance (ground taken after the other side withdrew, or by a
-    hand-over, is no offensive)."""
+    hand-over, is no offensive), and arming is none when weapons are handed in (disarmament)."""
     if "armed_target" in trig.frame and not _names_any(_target_words(words, first, last, lex),
                                                        lex.armed_targets.get(lang, frozenset())):
         return True
     if "takes_ground" in trig.frame:
         if _phrase_anywhere(words, lex.peaceful_takeover.get(lang, ())):
             return True
+    if "not_disarmament" in trig.frame and _phrase_anywhere(words, lex.disarmament.get(lang, ())):
+        return True  # weapons handed in (a surrender, an amnesty): disarmament is no build-up
     return False
 
 

@@ -420,3 +420,15 @@ def test_a_build_up_that_a_strike_hits_is_its_target_not_a_build_up(text, lang, 
 ])
 def test_arabic_recruitment_as_a_practice_is_no_build_up(text, expected):
     assert ("troop_buildup" in labels(text, "ar")) is expected
+
+
+@pytest.mark.parametrize("text, lang, expected", [
+    # weapons handed in under an amnesty or a surrender: disarmament, no build-up (guidelines)
+    ("وافق المسلحون على تسليم أسلحتهم الثقيلة مقابل العفو عنهم", "ar", False),
+    ("Under the amnesty the rebels delivered weapons and tanks to the army.", "en", False),
+    # weapons given to a party for a fight stay a build-up
+    ("زودت الحكومة المقاتلين بصواريخ ومدرعات قبل المعركة", "ar", True),
+    ("The government supplied the militia with missiles and artillery before the battle.", "en", True),
+])
+def test_weapons_handed_in_are_disarmament_not_a_build_up(text, lang, expected):
+    assert ("troop_buildup" in labels(text, lang)) is expected
