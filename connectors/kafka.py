@@ -96,13 +96,28 @@ def consume_whole_topic(s: KafkaSettings, topic: str, group_id: str, **kwargs) -
     process. Also, kafka-python 3.0.12 can spin forever in a group rejoin when its first
     assignment raced the new topic's metadata (seen in the delivery worker: a core at 100 %,
     no partitions, no alerts)."""
-    consumer = new_consumer(s, group_id=group_id, **kwargs)
+    # metadata refreshed every 30 s, not 5 min, so that partitions added later are seen soon
+    consumer = new_consumer(s, group_id=group_id, **{"metadata_max_age_ms": 30_000, **kwargs})
     try:
         consumer.assign([TopicPartition(topic, p) for p in partitions_of(s, topic)])
     except BaseException:
         consumer.close()
         raise
     return consumer
+
+
+def assign_new_partitions(consumer: KafkaConsumer, topic: str) -> list[int]:
+    """Adds to an assigned consumer the partitions of `topic` that its metadata lists and that it
+    does not own yet, and returns them. Without this, a consumer from consume_whole_topic would
+    never read a partition added to the topic after it started: those records would be lost to
+    it. A new partition has no committed offset, so it is read from `auto_offset_reset`; the
+    partitions it already owns keep their positions."""
+    owned = {tp.partition for tp in consumer.assignment() if tp.topic == topic}
+    listed = set(consumer.partitions_for_topic(topic) or ())
+    new = sorted(listed - owned)
+    if new:
+        consumer.assign([TopicPartition(topic, p) for p in sorted(owned | listed)])
+    return new
 
 
 def producer(s: KafkaSettings) -> KafkaProducer:

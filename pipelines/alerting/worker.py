@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger("newswatch.alerts")
 FINAL = {"delivered", "failed", "suppressed", "in_digest"}
+PARTITIONS_CHECK_S = 10.0  # how often the worker looks for partitions added to the alerts topic
 
 
 def now_iso(t: float | None = None) -> str:
@@ -104,6 +105,7 @@ class DeliveryWorker:
         self.subs: dict[str, Subscription] = {}
         self._subs_version = None
         self._subs_checked = 0.0
+        self._partitions_checked = time.monotonic()
         self.pending: dict[str, dict] = {}  # alert id -> its record, while it awaits a retry
         self.retries: list[_Retry] = []
         self.stopping = False
@@ -329,13 +331,26 @@ class DeliveryWorker:
             self.channels.close()
         return 0
 
+    def _follow_new_partitions(self, consumer) -> None:
+        """Partitions added to the alerts topic while the worker runs are read too (assigned,
+        not subscribed, the worker is told of none by a rebalance)."""
+        from newswatch.connectors import kafka
+
+        if time.monotonic() - self._partitions_checked < PARTITIONS_CHECK_S:
+            return
+        self._partitions_checked = time.monotonic()
+        new = kafka.assign_new_partitions(consumer, self.s.alerts.topic)
+        if new:
+            LOG.info("alerts topic %s grew: now also reading partitions %s", self.s.alerts.topic, new)
+
     def _cycle(self, consumer) -> None:
         batch = consumer.poll(timeout_ms=100)
         now = time.time()
         try:
             self._refresh_subscriptions()
-        except Exception as err:  # noqa: BLE001 - keep delivering to the subscriptions we know
-            LOG.warning("subscriptions not reloaded (%s)", type(err).__name__)
+            self._follow_new_partitions(consumer)
+        except Exception as err:  # noqa: BLE001 - keep delivering to the subscriptions and partitions we know
+            LOG.warning("subscriptions or partitions not reloaded (%s)", type(err).__name__)
         messages = [m for msgs in batch.values() for m in msgs]
         alerts: dict[str, Alert] = {}  # by id: a replayed record may have produced an alert twice
         for m in messages:
