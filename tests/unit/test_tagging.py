@@ -432,3 +432,16 @@ def test_arabic_recruitment_as_a_practice_is_no_build_up(text, expected):
 ])
 def test_weapons_handed_in_are_disarmament_not_a_build_up(text, lang, expected):
     assert ("troop_buildup" in labels(text, lang)) is expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # "reinforce" and "gathering" without forces in their clause: a view, a union, evidence
+    ("The data reinforced the view that the economy was recovering faster than forecast.", False),
+    ("The president said Europe must reinforce its unity and its defence industry.", False),
+    ("Investigators gathered evidence after the army said the attack was planned abroad.", False),
+    # with forces they are build-ups
+    ("The army sent reinforcements to the northern front on Sunday.", True),
+    ("Rebel fighters massed near the town ahead of the assault.", True),
+])
+def test_english_reinforcing_and_gathering_need_forces_in_their_clause(text, expected):
+    assert ("troop_buildup" in labels(text, "en")) is expected
