@@ -445,3 +445,16 @@ def test_weapons_handed_in_are_disarmament_not_a_build_up(text, lang, expected):
 ])
 def test_english_reinforcing_and_gathering_need_forces_in_their_clause(text, expected):
     assert ("troop_buildup" in labels(text, "en")) is expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # mobilizing volunteers, an alert of relief groups, a team's call-up: no forces in the clause
+    ("The Red Cross mobilized more than 1,000 volunteers to fight the outbreak near the front.", False),
+    ("The council urged relief organizations to stay on full alert as the army shelled the province.", False),
+    ("The winger received his first call-up to the national team after the military parade.", False),
+    # with forces in the clause they stay build-ups
+    ("The army mobilized thousands of reservists along the border.", True),
+    ("Troops were put on high alert along the northern frontier.", True),
+])
+def test_english_mobilizing_and_alerts_need_forces_in_their_clause(text, expected):
+    assert ("troop_buildup" in labels(text, "en")) is expected
