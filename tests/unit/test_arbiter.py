@@ -107,8 +107,9 @@ def test_each_decision_names_the_features_that_drove_it(arbiter):
 @pytest.mark.parametrize("text, lang, kind, keep", [
     ("Government warplanes struck rebel positions outside the town overnight, the army said.", "en", "offensive", True),
     ("The army sent reinforcements to the front line north of the city on Thursday.", "en", "troop_buildup", True),
-    # police mobilised at home are left out by the rules themselves (security_forces); volunteers are not
-    ("Hundreds of volunteers were mobilised to secure the summit.", "en", "troop_buildup", False),
+    # police mobilised at home, and volunteers with no forces in the clause, are left out by the rules
+    # themselves (security_forces, the forces frame); volunteers that an army mobilises are not
+    ("The army mobilised hundreds of volunteers to clean the streets after the flood.", "en", "troop_buildup", False),
     ("The militia has kept control of the crossing for two years.", "en", "offensive", False),
     ("شنت طائرات حربية غارات على مواقع المسلحين في ريف المدينة الشمالي فجر اليوم.", "ar", "offensive", True),
     ("أقيمت مراسم تأبين للجنود الذين قتلوا في معركة عام 1973.", "ar", "offensive", False),
