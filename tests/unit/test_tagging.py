@@ -455,6 +455,7 @@ def test_english_reinforcing_and_gathering_need_forces_in_their_clause(text, exp
     # with forces in the clause they stay build-ups
     ("The army mobilized thousands of reservists along the border.", True),
     ("Troops were put on high alert along the northern frontier.", True),
+    ("The ministry said it had called up 10,000 reservists.", True),  # the reservists are the forces
 ])
 def test_english_mobilizing_and_alerts_need_forces_in_their_clause(text, expected):
     assert ("troop_buildup" in labels(text, "en")) is expected
