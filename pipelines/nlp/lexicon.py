@@ -103,6 +103,7 @@ class Lexicon:
     security_forces: dict[str, frozenset[str]] = field(default_factory=dict)
     generic_heads: dict[str, frozenset[str]] = field(default_factory=dict)
     strikes_on: dict[str, frozenset[str]] = field(default_factory=dict)
+    passive_aux: dict[str, frozenset[str]] = field(default_factory=dict)
     peaceful_takeover: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     disarmament: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     made_factual_by: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -164,7 +165,7 @@ def _compile_actors(lex: Lexicon) -> None:
     context = load_data("context")
     for key in ("military", "civilian_targets", "strike_means", "not_ground", "protest_words",
                 "armed_targets", "locatives", "civilian_movement", "security_forces", "generic_heads",
-                "strikes_on"):
+                "strikes_on", "passive_aux"):
         setattr(lex, key, {lang: frozenset(match_key(w) for w in words) for lang, words in context[key].items()})
     lex.target_stops = frozenset(match_key(w) for words in context["target_stops"].values() for w in words)
     for key in ("peaceful_takeover", "disarmament"):  # phrases, matched word by word

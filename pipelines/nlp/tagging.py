@@ -420,17 +420,25 @@ def _practice(words: list[str], first: int, last: int, lang: str, lex: Lexicon) 
 
 
 STRUCK_BEFORE = 4  # words before a build-up word in which a strike on it is looked for
+STRUCK_AFTER = 6   # and words after it, for a passive strike ("the convoy ... was attacked")
 
 
-def _struck(words: list[str], first: int, lang: str, lex: Lexicon) -> bool:
+def _struck(words: list[str], first: int, last: int, lang: str, lex: Lexicon) -> bool:
     """Whether a build-up word is what a strike hit: a word of hitting (context.yaml strikes_on)
-    stands shortly before it in its clause ("targeted gatherings of fighters", "دمرت تعزيزاتهم").
+    stands shortly before it in its clause ("targeted gatherings of fighters", "دمرت تعزيزاتهم"),
+    or follows it in the passive ("the convoy was attacked", "gatherings of fighters were hit").
     Strikes on the other side's reinforcements are an offensive only (guidelines)."""
     hits = lex.strikes_on.get(lang, frozenset())
     for j in range(first - 1, max(-1, first - 1 - STRUCK_BEFORE), -1):
         if words[j] in _CLAUSE_PUNCT:
-            return False
+            break
         if _slot_matches(words[j], hits):
+            return True
+    passive = lex.passive_aux.get(lang, frozenset())
+    for j in range(last + 1, min(len(words) - 1, last + 1 + STRUCK_AFTER)):
+        if words[j] in _CLAUSE_PUNCT:
+            return False
+        if words[j] in passive and words[j + 1] in hits:
             return True
     return False
 
@@ -713,7 +721,7 @@ class Tagger:
                 continue
             if trig.type == "troop_buildup" and _after_generic_head(words, i, lang, lex):
                 continue
-            if "hit_as_target" in trig.frame and _struck(words, i, lang, lex):
+            if "hit_as_target" in trig.frame and _struck(words, i, last, lang, lex):
                 continue
             if "practice" in trig.frame and _practice(words, i, last, lang, lex):
                 continue

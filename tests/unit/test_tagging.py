@@ -404,6 +404,8 @@ def test_generic_mentions_of_a_build_up_are_none(text, lang, expected):
      {"offensive", "troop_buildup"}),
     ("قصفت الطائرات مواقع المسلحين، وأرسل الجيش تعزيزات إلى الجبهة", "ar", {"offensive", "troop_buildup"}),
     ("The militia moved reinforcements towards the city ahead of the attack.", "en", {"troop_buildup"}),
+    # the same in the passive, after the build-up word
+    ("A number of gatherings of the militants were hit east of the town.", "en", set()),
 ])
 def test_a_build_up_that_a_strike_hits_is_its_target_not_a_build_up(text, lang, expected):
     assert labels(text, lang) == expected
