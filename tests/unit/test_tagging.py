@@ -461,3 +461,9 @@ def test_english_reinforcing_and_gathering_need_forces_in_their_clause(text, exp
 ])
 def test_english_mobilizing_and_alerts_need_forces_in_their_clause(text, expected):
     assert ("troop_buildup" in labels(text, "en")) is expected
+
+
+def test_four_wheel_drive_is_no_sending():
+    # "سيارات الدفع الرباعي": four-wheel-drive vehicles, not "دفع" (sent) forces
+    assert "troop_buildup" not in labels("شوهدت سيارات الدفع الرباعي تحمل مقاتلين قرب الحدود", "ar")
+    assert "troop_buildup" in labels("دفع الجيش بتعزيزات ومقاتلين إلى الحدود", "ar")
