@@ -467,3 +467,9 @@ def test_four_wheel_drive_is_no_sending():
     # "سيارات الدفع الرباعي": four-wheel-drive vehicles, not "دفع" (sent) forces
     assert "troop_buildup" not in labels("شوهدت سيارات الدفع الرباعي تحمل مقاتلين قرب الحدود", "ar")
     assert "troop_buildup" in labels("دفع الجيش بتعزيزات ومقاتلين إلى الحدود", "ar")
+
+
+def test_forces_extending_their_control_take_ground():
+    assert "offensive" in labels("Government forces extended their control over the town of Qaryatain.", "en")
+    # ground handed over extends no control by force
+    assert "offensive" not in labels("Government forces extended their control over the town after the rebels withdrew.", "en")
