@@ -473,3 +473,12 @@ def test_forces_extending_their_control_take_ground():
     assert "offensive" in labels("Government forces extended their control over the town of Qaryatain.", "en")
     # ground handed over extends no control by force
     assert "offensive" not in labels("Government forces extended their control over the town after the rebels withdrew.", "en")
+
+
+@pytest.mark.parametrize("text, expected", [
+    # "نشر" also means to publish or to spread: a video, ideas, a statement
+    ("الرئاسة تنشر فيديو لمشاركة مقاتلاتها في الضربة الجوية", {"offensive"}),
+    ("نشر الجيش قوات إضافية ودبابات قرب الحدود الشمالية", {"troop_buildup"}),
+])
+def test_publishing_is_no_deployment(text, expected):
+    assert labels(text, "ar") == expected
