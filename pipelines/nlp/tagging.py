@@ -370,6 +370,10 @@ def _no_forces(words: list[str], marks: list[int], first: int, last: int, actors
     than police and security ones (a state of alert for a storm, "mobilizing" voters, police sent
     to guard a celebration are no build-up of forces for a fight)."""
     lo, hi = args.clause(marks, first, last, args.EMPTY_NAMES)
+    return _clause_without_forces(words, lo, hi, actors, lang, lex)
+
+
+def _clause_without_forces(words: list[str], lo: int, hi: int, actors: list[Found], lang: str, lex: Lexicon) -> bool:
     if any(lo <= a and b <= hi and n.kind in ("armed", "state") for a, b, n in actors):
         return False
     military = _MILITARY_WORDS[lang]
@@ -387,7 +391,7 @@ def _security_only(words: list[str], marks: list[int], first: int, last: int, ac
     security = lex.security_forces.get(lang, frozenset())
     if not any(w in security for w in words[lo:hi + 1]):
         return False
-    return _no_forces(words, marks, first, last, actors, lang, lex)
+    return _clause_without_forces(words, lo, hi, actors, lang, lex)
 
 
 _LINKS = frozenset({"على", "علي", "ل", "on", "of", "for"})  # "الحظر على إرسال", "a ban on sending"
