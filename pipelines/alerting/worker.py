@@ -348,9 +348,12 @@ class DeliveryWorker:
         now = time.time()
         try:
             self._refresh_subscriptions()
+        except Exception as err:  # noqa: BLE001 - keep delivering to the subscriptions we know
+            LOG.warning("subscriptions not reloaded (%s)", type(err).__name__)
+        try:
             self._follow_new_partitions(consumer)
-        except Exception as err:  # noqa: BLE001 - keep delivering to the subscriptions and partitions we know
-            LOG.warning("subscriptions or partitions not reloaded (%s)", type(err).__name__)
+        except Exception as err:  # noqa: BLE001 - keep reading the partitions we have; looked for again later
+            LOG.warning("alerts topic partitions not checked (%s)", type(err).__name__)
         messages = [m for msgs in batch.values() for m in msgs]
         alerts: dict[str, Alert] = {}  # by id: a replayed record may have produced an alert twice
         for m in messages:

@@ -310,7 +310,9 @@ def _frame_missing(trig: Trigger, words: list[str], first: int, last: int, lang:
         if _phrase_anywhere(words, lex.peaceful_takeover.get(lang, ())):
             return True
     if "not_disarmament" in trig.frame and _phrase_anywhere(words, lex.disarmament.get(lang, ())):
-        return True  # weapons handed in (a surrender, an amnesty): disarmament is no build-up
+        # the whole sentence: a surrender deal often names its weapons in a clause of its own
+        # ("agreed to hand over heavy weapons in the towns that the surrender deal covers")
+        return True  # weapons handed in (a surrender, a settlement): disarmament is no build-up
     return False
 
 
@@ -411,40 +413,41 @@ def _after_generic_head(words: list[str], first: int, lang: str, lex: Lexicon) -
 _DEFINITE_AR = re.compile("^[وف]?(?:[بلك]?ال|لل)")
 
 
-def _practice(words: list[str], first: int, last: int, lang: str, lex: Lexicon) -> bool:
+def _practice(words: list[str], marks: list[int], first: int, last: int, actors: list[Found], lang: str,
+              lex: Lexicon) -> bool:
     """Whether an Arabic verbal noun names a practice, not an act: it is definite ("التجنيد",
-    "للتجنيد") and no forces or number follow it as its object ("التجنيد الإرهابي",
-    "الحشد والتجنيد والتمويل"). Generic statements earn no event (guidelines)."""
+    "للتجنيد"), no forces or number follow it as its object ("التجنيد الإرهابي", "الحشد والتجنيد
+    والتمويل"), and no named armed or state actor before it in its clause does it ("واصلت ميليشيا
+    الحوثي التجنيد" is an act; a bare "الجيش" names no one and stays a practice). Generic statements earn no event (guidelines)."""
     if lang != "ar" or first != last or not _DEFINITE_AR.match(words[first]):
         return False
     nxt = first + 1
-    if nxt >= len(words):
-        return True
-    return not (_NUMBER.match(words[nxt]) or _slot_matches(words[nxt], lex.roles.moving_forces.get(lang, frozenset())))
+    if nxt < len(words) and (_NUMBER.match(words[nxt])
+                             or _slot_matches(words[nxt], lex.roles.moving_forces.get(lang, frozenset()))):
+        return False
+    lo, _ = args.clause(marks, first, last, args.EMPTY_NAMES)
+    return not any(lo <= a and b < first and n.kind in ("armed", "state") for a, b, n in actors)
 
 
 STRUCK_BEFORE = 4  # words before a build-up word in which a strike on it is looked for
 STRUCK_AFTER = 6   # and words after it, for a passive strike ("the convoy ... was attacked")
+_PARTICIPLE = re.compile(r"(?:ed|hit|struck)$")  # "was attacked", "were hit"; not "was attacking"
 
 
-def _struck(words: list[str], first: int, last: int, lang: str, lex: Lexicon) -> bool:
+def _struck(words: list[str], marks: list[int], first: int, last: int, lang: str, lex: Lexicon) -> bool:
     """Whether a build-up word is what a strike hit: a word of hitting (context.yaml strikes_on)
     stands shortly before it in its clause ("targeted gatherings of fighters", "دمرت تعزيزاتهم"),
-    or follows it in the passive ("the convoy was attacked", "gatherings of fighters were hit").
+    or follows it in the passive ("the convoy was attacked", "gatherings ... were hit").
     Strikes on the other side's reinforcements are an offensive only (guidelines)."""
+    lo, hi = args.clause(marks, first, last, args.EMPTY_NAMES)
     hits = lex.strikes_on.get(lang, frozenset())
-    for j in range(first - 1, max(-1, first - 1 - STRUCK_BEFORE), -1):
-        if words[j] in _CLAUSE_PUNCT:
-            break
-        if _slot_matches(words[j], hits):
-            return True
+    before = range(max(lo, first - STRUCK_BEFORE), first)
+    # a past verb ("the coalition amassed troops") has its own subject: what stands before it did not hit it
+    if not (lang == "en" and words[first].endswith("ed")) and any(_slot_matches(words[j], hits) for j in before):
+        return True
     passive = lex.passive_aux.get(lang, frozenset())
-    for j in range(last + 1, min(len(words) - 1, last + 1 + STRUCK_AFTER)):
-        if words[j] in _CLAUSE_PUNCT:
-            return False
-        if words[j] in passive and words[j + 1] in hits:
-            return True
-    return False
+    return any(words[j] in passive and _PARTICIPLE.search(words[j + 1]) and _slot_matches(words[j + 1], hits)
+               for j in range(last + 1, min(hi, last + STRUCK_AFTER)))
 
 
 def _security_qualified(words: list[str], k: int, lang: str, security: frozenset[str]) -> bool:
@@ -725,10 +728,16 @@ class Tagger:
                 continue
             if trig.type == "troop_buildup" and _after_generic_head(words, i, lang, lex):
                 continue
-            if "hit_as_target" in trig.frame and _struck(words, i, last, lang, lex):
-                continue
-            if "practice" in trig.frame and _practice(words, i, last, lang, lex):
-                continue
+            if "hit_as_target" in trig.frame:
+                marks = marks or _marks_of(words, lang, lex)
+                if _struck(words, marks, i, last, lang, lex):
+                    continue
+            if "practice" in trig.frame:
+                if actors is None:
+                    actors = _sentence_actors(sent, analyses, dateline, display_word)
+                marks = marks or _marks_of(words, lang, lex)
+                if _practice(words, marks, i, last, actors, lang, lex):
+                    continue
             if trig.subtype in _MOVEMENT and "forces" not in trig.frame:
                 if actors is None:
                     actors = _sentence_actors(sent, analyses, dateline, display_word)
