@@ -98,6 +98,7 @@ class Lexicon:
     protest_words: dict[str, frozenset[str]] = field(default_factory=dict)
     armed_targets: dict[str, frozenset[str]] = field(default_factory=dict)
     target_stops: frozenset[str] = frozenset()
+    cause_markers: frozenset[str] = frozenset()
     locatives: dict[str, frozenset[str]] = field(default_factory=dict)
     civilian_movement: dict[str, frozenset[str]] = field(default_factory=dict)
     security_forces: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -168,6 +169,7 @@ def _compile_actors(lex: Lexicon) -> None:
                 "strikes_on", "passive_aux"):
         setattr(lex, key, {lang: frozenset(match_key(w) for w in words) for lang, words in context[key].items()})
     lex.target_stops = frozenset(match_key(w) for words in context["target_stops"].values() for w in words)
+    lex.cause_markers = frozenset(match_key(w) for words in context["cause_markers"].values() for w in words)
     for key in ("peaceful_takeover", "disarmament"):  # phrases, matched word by word
         setattr(lex, key, {lang: tuple(words_of(p) for p in phrases) for lang, phrases in context[key].items()})
 

@@ -278,7 +278,26 @@ def _target_words(words: list[str], first: int, last: int, lex: Lexicon) -> list
     while start > max(0, first - TARGET_BEFORE) and words[start - 1] not in _TARGET_STOPS \
             and words[start - 1] not in stops:
         start -= 1
+    if first > 0 and words[first - 1] in lex.cause_markers:
+        start = _victims_start(words, first - 1, stops)
     return words[start:end]
+
+
+VICTIMS_BEFORE = 24  # words before "in"/"في" a bombing where its victims may be named
+
+
+def _victims_start(words: list[str], marker: int, stops: frozenset[str]) -> int:
+    """Where the victims of a bombing named as a cause may start: "قتل تسعة جنود من القوات
+    الموالية للرئيس، الجمعة، في هجوم بسيارة مفخخة" names who was hit before "في". Back over commas
+    (a day, a title), to the sentence's start, a full stop or the words of a report."""
+    start = marker
+    while start > max(0, marker - VICTIMS_BEFORE) and words[start - 1] not in _SENTENCE_STOPS \
+            and words[start - 1] not in stops:
+        start -= 1
+    return start
+
+
+_SENTENCE_STOPS = frozenset(".;!?")
 
 
 _MOVEMENT = frozenset({"reinforcement", "massing", "mobilization", "alert_raised"})  # not recruiting or arming
@@ -314,6 +333,19 @@ def _frame_missing(trig: Trigger, words: list[str], first: int, last: int, lang:
         # ("agreed to hand over heavy weapons in the towns that the surrender deal covers")
         return True  # weapons handed in (a surrender, a settlement): disarmament is no build-up
     return False
+
+
+def _refused_by_frame(candidates: list, words: list[str], lang: str, lex: Lexicon) -> list[tuple[str, int, int]]:
+    """(type, first, last) of the candidates whose armed-target frame is missing. That frame is
+    the specific reading of its words: "هجوم انتحاري" on a market is a bombing of civilians, so the
+    bare "هجوم" inside it must not report the offensive the bombing frame refused."""
+    return [(trig.type, i, last) for trig, i, last in candidates
+            if "armed_target" in trig.frame and _frame_missing(trig, words, i, last, lang, lex)]
+
+
+def _inside_refused(trig: Trigger, i: int, last: int, refused: list[tuple[str, int, int]]) -> bool:
+    """Whether a shorter candidate of the same type lies within a candidate its frame refused."""
+    return any(kind == trig.type and a <= i and last <= b and b - a > last - i for kind, a, b in refused)
 
 
 def _phrase_anywhere(words: list[str], phrases: tuple[tuple[str, ...], ...]) -> bool:
@@ -704,7 +736,10 @@ class Tagger:
         marks: list[int] = []
         made: dict[tuple[int, int, str], Mention] = {}  # mentions shared by the sentence's events
         events = []
+        refused = _refused_by_frame(candidates, words, lang, lex)
         for trig, i, last in candidates:
+            if _inside_refused(trig, i, last, refused):
+                continue
             if trig.needs_military:
                 if military is None:
                     actors = _sentence_actors(sent, analyses, dateline, display_word)

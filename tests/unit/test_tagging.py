@@ -490,3 +490,13 @@ def test_forces_extending_their_control_take_ground():
 ])
 def test_publishing_is_no_deployment(text, expected):
     assert labels(text, "ar") == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # who is hit decides: the victims of a bombing named as a cause ("... قتلوا في هجوم") stand before it
+    ("قال الجيش إن عشرة مدنيين قتلوا في هجوم انتحاري بسيارة مفخخة وسط السوق", set()),
+    ("قال الجيش إن عشرة جنود قتلوا في هجوم انتحاري بسيارة مفخخة وسط السوق", {"offensive"}),
+    ("لقي ثلاثة من عناصر الشرطة حتفهم، صباح اليوم، في انفجار عبوة ناسفة قرب الحدود", {"offensive"}),
+])
+def test_a_bombing_refused_for_its_civilian_victims_refuses_the_bare_attack_inside_it(text, expected):
+    assert labels(text, "ar") == expected
