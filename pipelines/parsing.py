@@ -16,19 +16,33 @@ from newswatch.pipelines.nlp.resources import SCHEMA_DIR
 # lone surrogates (not encodable as UTF-8), noncharacters, and C0/C1 controls other than tab,
 # newline and carriage return. Each is replaced by one code point, so offsets stay valid.
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_NONCHARACTER = re.compile("[\ufdd0-\ufdef\ufffe\uffff"
-                           + "".join(f"{chr(p * 0x10000 + 0xFFFE)}{chr(p * 0x10000 + 0xFFFF)}" for p in range(1, 17))
-                           + "]")
+_NONCHARACTER_BMP = re.compile("[\ufdd0-\ufdef\ufffe\uffff]")
+# The 32 astral noncharacters (U+nFFFE, U+nFFFF) make a character set that re scans far slower
+# than a range, so that set only runs on the rare text that holds an astral code point at all.
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_NONCHARACTER_ASTRAL = re.compile(
+    "[" + "".join(f"{chr(p * 0x10000 + 0xFFFE)}{chr(p * 0x10000 + 0xFFFF)}" for p in range(1, 17)) + "]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_REPAIRS = ((_SURROGATE, "\ufffd", "lone surrogate"), (_NONCHARACTER, "\ufffd", "noncharacter"),
-            (_CONTROL, " ", "control character"))
+
+
+def _replace_noncharacters(value: str) -> tuple[str, int]:
+    value, n = _NONCHARACTER_BMP.subn("\ufffd", value)
+    if _ASTRAL.search(value):
+        value, n_astral = _NONCHARACTER_ASTRAL.subn("\ufffd", value)
+        n += n_astral
+    return value, n
+
+
+_REPAIRS = ((lambda v: _SURROGATE.subn("\ufffd", v), "lone surrogate"),
+            (_replace_noncharacters, "noncharacter"),
+            (lambda v: _CONTROL.subn(" ", v), "control character"))
 
 
 def repair_string(value: str) -> tuple[str, list[str]]:
     """The string with every code point Unicode text must not hold replaced, and what was done."""
     notes = []
-    for pattern, replacement, what in _REPAIRS:
-        value, n = pattern.subn(replacement, value)
+    for replace, what in _REPAIRS:
+        value, n = replace(value)
         if n:
             notes.append(f"{n} {what}{'s' if n > 1 else ''}")
     return value, notes
