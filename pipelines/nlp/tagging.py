@@ -174,7 +174,9 @@ def _analyse(word: str, lang: str, lex: Lexicon) -> _Analysis:
     place_names = tuple(sorted((n for s in name_st for n in places.get(s, ()) if not clitic_hides_a_word(word, s, n)),
                                key=lambda n: (-len(n.words), not n.curated, -n.population, n.canonical, n.words,
                                               n.country or "")))
-    military = bool(st & lex.military.get(lang, frozenset()))
+    # An English verb form is military only when listed itself ("armed"): its stem would make "forced" so.
+    verb_form = lang == "en" and word.endswith(("ed", "ing"))
+    military = bool(({word} if verb_form else st) & lex.military.get(lang, frozenset()))
     groups = lex.modality.get(lang, {})
     # Arabic cues may carry clitics ("والمخاوف"); English cues must match the word itself.
     probe = st if lang == "ar" else {word}
