@@ -500,3 +500,27 @@ def test_publishing_is_no_deployment(text, expected):
 ])
 def test_a_bombing_refused_for_its_civilian_victims_refuses_the_bare_attack_inside_it(text, expected):
     assert labels(text, "ar") == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # "forced" (made to) is no military word, though "force" and "forces" are
+    ("Rising costs and the clash with the film festival have forced the organisers to cancel.", set()),
+    ("Unions have attacked the new pension law, saying workers could be forced to retire later.", set()),
+    ("Government forces clashed with rebels near the airport.", {"offensive"}),
+    ("Armed men attacked an army checkpoint, and the soldiers were forced to withdraw.", {"offensive"}),
+])
+def test_an_english_verb_form_is_military_only_when_listed(text, expected):
+    assert labels(text, "en") == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # one shell or a barrage needs a military sentence; Shell the company and a clam shell are none
+    ("Shell agreed to buy the gas field from its partners.", set()),
+    ("The phone opens like a clam shell to show two screens.", set()),
+    ("The minister faced a barrage of questions from reporters.", set()),
+    ("Militants fired a barrage of mortars at the army base.", {"offensive"}),
+    ("A rocket shell hit the market in the old city, wounding three people.", {"offensive"}),
+    ("Dozens of shells fell on the eastern districts overnight.", {"offensive"}),
+])
+def test_shell_and_barrage_in_their_other_senses_are_no_shelling(text, expected):
+    assert labels(text, "en") == expected
