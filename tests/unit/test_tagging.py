@@ -524,3 +524,14 @@ def test_an_english_verb_form_is_military_only_when_listed(text, expected):
 ])
 def test_shell_and_barrage_in_their_other_senses_are_no_shelling(text, expected):
     assert labels(text, "en") == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # "offensive" the adjective: coordinated, after "it", an adverb, or before "weapons"
+    ("Church leaders called the advert tasteless and offensive.", set()),
+    ("Many viewers said the sketch was incredibly offensive.", set()),
+    ("The government approved the sale of offensive weapons to its ally.", set()),
+    ("Government forces began a major offensive to retake the eastern districts.", {"offensive"}),
+])
+def test_offensive_the_adjective_is_no_attack(text, expected):
+    assert labels(text, "en") == expected
