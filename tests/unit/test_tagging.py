@@ -535,3 +535,13 @@ def test_shell_and_barrage_in_their_other_senses_are_no_shelling(text, expected)
 ])
 def test_offensive_the_adjective_is_no_attack(text, expected):
     assert labels(text, "en") == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # troops brought home are withdrawn, and an idea that is reinforced moves no forces
+    ("The president said he wanted to bring the troops home by Christmas.", set()),
+    ("The report reinforces the hopes of investors in Egypt's state companies.", set()),
+    ("The army sent troops and tanks to the border town.", {"troop_buildup"}),
+])
+def test_troops_going_home_and_reinforced_ideas_are_no_build_up(text, expected):
+    assert labels(text, "en") == expected
