@@ -545,3 +545,10 @@ def test_offensive_the_adjective_is_no_attack(text, expected):
 ])
 def test_troops_going_home_and_reinforced_ideas_are_no_build_up(text, expected):
     assert labels(text, "en") == expected
+
+
+def test_bare_al_shabab_is_the_youth_or_a_club_and_the_movement_is_named_as_such():
+    # "الشباب" alone means the youth (or a football club): their training camp is no military base
+    assert labels("فضل الأهلي إقامة معسكره في سويسرا بينما غادر الشباب إلى هولندا", "ar") == set()
+    events = tag("هاجم مسلحو حركة الشباب قاعدة عسكرية في جنوب الصومال").events
+    assert "Al-Shabaab" in {a.canonical for e in events for a in e.actors}
