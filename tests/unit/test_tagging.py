@@ -552,3 +552,13 @@ def test_bare_al_shabab_is_the_youth_or_a_club_and_the_movement_is_named_as_such
     assert labels("فضل الأهلي إقامة معسكره في سويسرا بينما غادر الشباب إلى هولندا", "ar") == set()
     events = tag("هاجم مسلحو حركة الشباب قاعدة عسكرية في جنوب الصومال").events
     assert "Al-Shabaab" in {a.canonical for e in events for a in e.actors}
+
+
+@pytest.mark.parametrize("text, expected", [
+    # a message sent carries no forces, and "the 9/11 attacks" names a past event
+    ("The envoy sent a message that council members would be punished for their vote.", set()),
+    ("Spending rose after the September 11 attacks and the military operations abroad.", set()),
+    ("Gunmen attacked a military checkpoint near the border on Sunday.", {"offensive"}),
+])
+def test_a_message_sent_and_the_named_9_11_attacks_are_no_events(text, expected):
+    assert labels(text, "en") == expected
