@@ -562,3 +562,10 @@ def test_bare_al_shabab_is_the_youth_or_a_club_and_the_movement_is_named_as_such
 ])
 def test_a_message_sent_and_the_named_9_11_attacks_are_no_events(text, expected):
     assert labels(text, "en") == expected
+
+
+def test_bare_al_hashd_is_a_crowd_and_the_popular_mobilization_is_named_as_such():
+    # "الحشد" alone is a crowd (a rally, a festival, a car ramming one), not the Popular Mobilization Forces
+    assert labels("قال المنظمون إنهم سعداء برؤية هذا الحشد من الفنانين في المهرجان", "ar") == set()
+    events = tag("هاجمت فصائل الحشد مواقع تنظيم داعش غرب الموصل").events
+    assert "Popular Mobilization Forces" in {a.canonical for e in events for a in e.actors}
