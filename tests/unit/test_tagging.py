@@ -569,3 +569,12 @@ def test_bare_al_hashd_is_a_crowd_and_the_popular_mobilization_is_named_as_such(
     assert labels("قال المنظمون إنهم سعداء برؤية هذا الحشد من الفنانين في المهرجان", "ar") == set()
     events = tag("هاجمت فصائل الحشد مواقع تنظيم داعش غرب الموصل").events
     assert "Popular Mobilization Forces" in {a.canonical for e in events for a in e.actors}
+
+
+@pytest.mark.parametrize("text, expected", [
+    # readiness as a state is no alert raised; raising it is
+    ("قال القائد إن جميع منتسبي القوة على مستوى عال من الجاهزية للدفاع عن الوطن", set()),
+    ("رفعت القوات المسلحة جاهزيتها على الحدود الشمالية", {"troop_buildup"}),
+])
+def test_arabic_readiness_is_a_build_up_only_when_raised(text, expected):
+    assert labels(text, "ar") == expected
