@@ -578,3 +578,12 @@ def test_bare_al_hashd_is_a_crowd_and_the_popular_mobilization_is_named_as_such(
 ])
 def test_arabic_readiness_is_a_build_up_only_when_raised(text, expected):
     assert labels(text, "ar") == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # "تنظيم" alone is organizing (a rally, campaigns); the armed organization is named ("تنظيم داعش") or "التنظيم"
+    ("تسعى النقابات لتنظيم حشد أكبر في العاصمة الشهر المقبل", set()),
+    ("حشد تنظيم داعش مقاتليه قرب الحدود", {"troop_buildup"}),
+])
+def test_organizing_is_not_the_organization(text, expected):
+    assert labels(text, "ar") == expected
