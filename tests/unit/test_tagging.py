@@ -587,3 +587,15 @@ def test_arabic_readiness_is_a_build_up_only_when_raised(text, expected):
 ])
 def test_organizing_is_not_the_organization(text, expected):
     assert labels(text, "ar") == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # "تحرير" in a name (Hay'at Tahrir al-Sham, a liberation front), an editor, a police report or hostages freed takes no ground
+    ("تسيطر هيئة تحرير الشام على معظم محافظة إدلب", set()),
+    ("فاز حزب جبهة التحرير الوطني بأغلبية المقاعد في البرلمان", set()),
+    ("اقتحمت قوات الأمن المبنى ونجحت في تحرير رهينة دون أن يصاب بأذى", set()),
+    ("تم تحرير محضر للراكب وإحالته إلى النيابة بعد شجار مع طاقم الطائرة العسكرية", set()),
+    ("أعلن الجيش تحرير مدينة الحديدة من الميليشيات", {"offensive"}),
+])
+def test_arabic_liberation_in_names_reports_and_rescues_takes_no_ground(text, expected):
+    assert labels(text, "ar") == expected
