@@ -599,3 +599,13 @@ def test_organizing_is_not_the_organization(text, expected):
 ])
 def test_arabic_liberation_in_names_reports_and_rescues_takes_no_ground(text, expected):
     assert labels(text, "ar") == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # "تقدم" also means to provide or submit: "المساعدات التي تقدمها", "طلب تقدم به"
+    ("ثمن الرئيس المساعدات التي تقدمها قوات التحالف للجيش على الحدود", set()),
+    ("رفض المجلس مشروع قرار تقدمت به المعارضة المسلحة", set()),
+    ("تقدمت قوات الجيش نحو مدينة الحديدة وسيطرت على المطار", {"offensive"}),
+])
+def test_arabic_providing_and_submitting_are_no_advance(text, expected):
+    assert labels(text, "ar") == expected
