@@ -609,3 +609,14 @@ def test_arabic_liberation_in_names_reports_and_rescues_takes_no_ground(text, ex
 ])
 def test_arabic_providing_and_submitting_are_no_advance(text, expected):
     assert labels(text, "ar") == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # a fugitive who "evaded capture", "cultural exchanges" and "invading migrants" are no fighting
+    ("The suspect, an armed robber deported twice, evaded capture for a month.", set()),
+    ("The envoy praised cultural exchanges with Iran and the army band's tour.", set()),
+    ("The president sent the military to protect the border from invading migrants.", {"troop_buildup"}),
+    ("Rebels captured the town of Zabadani after heavy fighting.", {"offensive"}),
+])
+def test_fugitives_exchanges_and_migrants_are_no_offensive(text, expected):
+    assert labels(text, "en") == expected
