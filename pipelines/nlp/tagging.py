@@ -506,6 +506,25 @@ def _suppressed(trig: Trigger, words: list[str], first: int, last: int) -> bool:
     return any(_phrase_at(words, first - len(p), p) for p in trig.suppress_prev)
 
 
+HISTORIC_WINDOW = 8  # words each side of a trigger, within its clause, where a past year is looked for
+
+
+def _dated_long_ago(words: list[str], first: int, last: int, lex: Lexicon) -> bool:
+    """Whether the trigger's clause dates it to a year long past ("in 1944", "عام 1967")."""
+    def long_ago(j: int) -> bool:
+        w = words[j]
+        return (len(w) == 4 and w.isdigit() and 1900 <= int(w) < lex.historic_before
+                and j > 0 and words[j - 1] in lex.historic_cues)
+
+    for step, stop in ((-1, max(-1, first - 1 - HISTORIC_WINDOW)), (1, min(len(words), last + 1 + HISTORIC_WINDOW))):
+        j = (first if step < 0 else last) + step
+        while j != stop and words[j] not in lex.clause_breaks:
+            if long_ago(j):
+                return True
+            j += step
+    return False
+
+
 def _modal_cue(trig: Trigger, words: list[str], first: int, last: int, lang: str, lex: Lexicon) -> str | None:
     """The modality that cancels this trigger, if any (negation, future, fear, purpose, ...)."""
     if lang == "ar" and trig.type == "offensive" and words[first][:1] == "ل" and words[first] not in trig.slots[0]:
@@ -513,6 +532,8 @@ def _modal_cue(trig: Trigger, words: list[str], first: int, last: int, lang: str
     if lang == "ar" and words[first][:1] == "ك" and words[first] not in trig.slots[0]:
         return "comparison"  # "كتجنيد الأطفال", "such as recruiting children": an example, not a report
     active = lex.groups_by_type.get(trig.type, frozenset())
+    if "background" in active and _dated_long_ago(words, first, last, lex):
+        return "background"
     steps = 0
     j = first - 1
     while j >= 0 and steps < lex.window_before:

@@ -620,3 +620,14 @@ def test_arabic_providing_and_submitting_are_no_advance(text, expected):
 ])
 def test_fugitives_exchanges_and_migrants_are_no_offensive(text, expected):
     assert labels(text, "en") == expected
+
+
+@pytest.mark.parametrize("text, lang, expected", [
+    # fighting dated to the last century ("in 1944", "عام 1967") is history, not news
+    ("Veterans recalled how the army fought the Battle of the Bulge in 1944.", "en", set()),
+    ("تحتل إسرائيل الأراضي التي استولت عليها قواتها في حرب عام 1967", "ar", set()),
+    ("Government forces shelled rebel positions in 1500 villages last month.", "en", {"offensive"}),  # a count below 1900
+    ("Government forces captured the town in 2016 after a long siege.", "en", {"offensive"}),
+])
+def test_fighting_dated_to_the_last_century_is_history(text, lang, expected):
+    assert labels(text, lang) == expected
