@@ -631,3 +631,9 @@ def test_fugitives_exchanges_and_migrants_are_no_offensive(text, expected):
 ])
 def test_fighting_dated_to_the_last_century_is_history(text, lang, expected):
     assert labels(text, lang) == expected
+
+
+def test_a_capability_is_no_arming():
+    # missiles "capable of delivering" warheads describe what a weapon can do, not weapons delivered
+    assert labels("The country keeps testing ballistic missiles capable of delivering nuclear weapons.", "en") == set()
+    assert labels("Iran delivered missiles and drones to the Houthi rebels last month.", "en") == {"troop_buildup"}
