@@ -637,3 +637,13 @@ def test_a_capability_is_no_arming():
     # missiles "capable of delivering" warheads describe what a weapon can do, not weapons delivered
     assert labels("The country keeps testing ballistic missiles capable of delivering nuclear weapons.", "en") == set()
     assert labels("Iran delivered missiles and drones to the Houthi rebels last month.", "en") == {"troop_buildup"}
+
+
+@pytest.mark.parametrize("text, expected", [
+    # "قوة" is strength as often as a force: "بقوة" (strongly), "قوة هجومنا" (our attack's strength)
+    ("ضغط لاعبو الفريق بقوة لكن الهجمات افتقدت الفاعلية أمام المرمى", set()),
+    ("يتحدث كثيرون عن قوة هجومنا في المباراة المقبلة", set()),
+    ("شنت القوات هجوما على مواقع المسلحين قرب الحدود", {"offensive"}),
+])
+def test_arabic_strength_is_no_military_force(text, expected):
+    assert labels(text, "ar") == expected
