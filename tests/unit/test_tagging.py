@@ -647,3 +647,14 @@ def test_a_capability_is_no_arming():
 ])
 def test_arabic_strength_is_no_military_force(text, expected):
     assert labels(text, "ar") == expected
+
+
+@pytest.mark.parametrize("text, lang, expected", [
+    # a trade or political truce halts no fighting; Egypt's statistics agency is no mobilization
+    ("دعا الحزب إلى هدنة سياسية لدعم جهود الحكومة في مكافحة الفساد", "ar", set()),
+    ("The two countries agreed a trade truce after months of tariffs.", "en", set()),
+    ("أعلن الجهاز المركزي للتعبئة العامة والإحصاء في مصر أن معدل البطالة تراجع", "ar", set()),
+    ("أعلنت الأطراف المتحاربة هدنة إنسانية لمدة ثلاثة أيام", "ar", {"ceasefire"}),
+])
+def test_truces_outside_war_and_a_statistics_agency_are_no_events(text, lang, expected):
+    assert labels(text, lang) == expected
