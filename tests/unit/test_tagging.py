@@ -658,3 +658,13 @@ def test_arabic_strength_is_no_military_force(text, expected):
 ])
 def test_truces_outside_war_and_a_statistics_agency_are_no_events(text, lang, expected):
     assert labels(text, lang) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # arming teachers readies no party for a fight; "intelligence gathering" gathers no forces
+    ("The state began arming teachers and police officers in rural districts last year.", set()),
+    ("The navy ship was on an intelligence gathering mission off the coast.", set()),
+    ("Iran is arming the Houthi rebels with drones and missiles.", {"troop_buildup"}),
+])
+def test_arming_teachers_and_intelligence_gathering_are_no_build_up(text, expected):
+    assert labels(text, "en") == expected
