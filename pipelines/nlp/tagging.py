@@ -302,9 +302,9 @@ def _victims_start(words: list[str], marker: int, stops: frozenset[str]) -> int:
 _SENTENCE_STOPS = frozenset(".;!?")
 
 
-_MOVEMENT = frozenset({"reinforcement", "massing", "mobilization", "alert_raised"})  # not recruiting or arming
+_MOVEMENT = frozenset({"reinforcement", "massing", "mobilization"})  # what moves; not recruiting, arming or an alert
 MOVEMENT_BEFORE = 3  # words before a build-up pattern where what moves may be named ("aid convoys")
-MOVEMENT_AFTER = 4   # and after it ("a convoy of 75 buses")
+MOVEMENT_AFTER = 6   # and after it ("a convoy of 75 buses")
 
 
 def _civilian_movement(words: list[str], first: int, last: int, lang: str, lex: Lexicon) -> bool:

@@ -668,3 +668,19 @@ def test_truces_outside_war_and_a_statistics_agency_are_no_events(text, lang, ex
 ])
 def test_arming_teachers_and_intelligence_gathering_are_no_build_up(text, expected):
     assert labels(text, "en") == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # an aid convoy named a few words on, "mass defections" and a death toll "brought" to a number
+    ("A convoy of 31 lorries carrying supplies for the besieged town reached the army checkpoint.", set()),
+    ("The uprising turned into an armed rebellion fuelled by mass defections from the army.", set()),
+    ("The downing brought the toll for Russian soldiers killed in the war to 18.", set()),
+    ("A convoy of armoured vehicles carrying troops headed to the front line.", {"troop_buildup"}),
+])
+def test_aid_convoys_defections_and_tolls_are_no_build_up(text, expected):
+    assert labels(text, "en") == expected
+
+
+def test_an_alert_raised_stays_a_build_up_beside_civilians():
+    # raising an alert moves nothing, so civilians named after it do not make it a humanitarian movement
+    assert "troop_buildup" in labels("رفعت الميليشيات من حالة استنفارها وشنت حملة مداهمات وخطف للمدنيين في المدينة", "ar")
