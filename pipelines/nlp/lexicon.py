@@ -96,6 +96,7 @@ class Lexicon:
     strike_means: dict[str, frozenset[str]] = field(default_factory=dict)
     not_ground: dict[str, frozenset[str]] = field(default_factory=dict)
     protest_words: dict[str, frozenset[str]] = field(default_factory=dict)
+    policing_targets: dict[str, frozenset[str]] = field(default_factory=dict)
     armed_targets: dict[str, frozenset[str]] = field(default_factory=dict)
     target_stops: frozenset[str] = frozenset()
     cause_markers: frozenset[str] = frozenset()
@@ -168,7 +169,7 @@ def _compile_actors(lex: Lexicon) -> None:
         names.sort(key=lambda n: -len(n.words))  # longest name first
     lex.actors_by_first = dict(table)
     context = load_data("context")
-    for key in ("military", "civilian_targets", "strike_means", "not_ground", "protest_words",
+    for key in ("military", "civilian_targets", "strike_means", "not_ground", "protest_words", "policing_targets",
                 "armed_targets", "locatives", "civilian_movement", "security_forces", "generic_heads",
                 "strikes_on", "passive_aux"):
         setattr(lex, key, {lang: frozenset(match_key(w) for w in words) for lang, words in context[key].items()})

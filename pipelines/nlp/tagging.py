@@ -418,6 +418,14 @@ def _clause_without_forces(words: list[str], lo: int, hi: int, actors: list[Foun
                    for k, w in enumerate(words[lo:hi + 1], lo))
 
 
+def _policing(words: list[str], marks: list[int], first: int, last: int, lang: str, lex: Lexicon) -> bool:
+    """Whether a build-up's clause names protesters or crime: forces sent against them are policing
+    at home, not readied for a fight (guidelines)."""
+    lo, hi = args.clause(marks, first, last, args.EMPTY_NAMES)
+    return _names_any(words[lo:hi + 1], lex.protest_words.get(lang, frozenset())
+                      | lex.policing_targets.get(lang, frozenset()))
+
+
 def _security_only(words: list[str], marks: list[int], first: int, last: int, actors: list[Found], lang: str,
                    lex: Lexicon) -> bool:
     """Whether the forces a build-up moves are police or security only: its clause names police or
@@ -786,6 +794,10 @@ class Tagger:
                 continue
             if trig.type == "troop_buildup" and _after_generic_head(words, i, lang, lex):
                 continue
+            if trig.type == "troop_buildup":
+                marks = marks or _marks_of(words, lang, lex)
+                if _policing(words, marks, i, last, lang, lex):
+                    continue
             if "hit_as_target" in trig.frame:
                 marks = marks or _marks_of(words, lang, lex)
                 if _struck(words, marks, i, last, lang, lex):

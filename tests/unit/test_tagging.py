@@ -684,3 +684,15 @@ def test_aid_convoys_defections_and_tolls_are_no_build_up(text, expected):
 def test_an_alert_raised_stays_a_build_up_beside_civilians():
     # raising an alert moves nothing, so civilians named after it do not make it a humanitarian movement
     assert "troop_buildup" in labels("رفعت الميليشيات من حالة استنفارها وشنت حملة مداهمات وخطف للمدنيين في المدينة", "ar")
+
+
+@pytest.mark.parametrize("text, lang, expected", [
+    # forces sent against protesters or crime are policing at home, not readied for a fight
+    ("The army deployed 400 soldiers along the coast to fight drug smugglers.", "en", set()),
+    ("The president sent troops into the city to put down the demonstrations.", "en", set()),
+    ("نشرت الشرطة أعدادا كبيرة من عناصرها لمنع الاحتكاك بين المتظاهرين", "ar", set()),
+    ("أعلن الجيش عن حشد كبير لقواته لدحر العصابات الإرهابية في الهلال النفطي", "ar", {"troop_buildup"}),
+    ("The army massed tanks on the border as protests grew in the capital.", "en", {"troop_buildup"}),  # another clause
+])
+def test_forces_sent_against_protesters_or_crime_are_policing(text, lang, expected):
+    assert labels(text, lang) == expected
