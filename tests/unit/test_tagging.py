@@ -696,3 +696,8 @@ def test_an_alert_raised_stays_a_build_up_beside_civilians():
 ])
 def test_forces_sent_against_protesters_or_crime_are_policing(text, lang, expected):
     assert labels(text, lang) == expected
+
+
+def test_preparing_an_investigation_or_a_rescue_is_no_build_up():
+    assert labels("أبدت دول عدة استعدادها للمشاركة في عملية التحقيق في الهجوم على الموقع", "ar") == set()
+    assert "troop_buildup" in labels("أبدت القوات الخاصة استعدادها للمشاركة في عملية عسكرية لتحرير المدينة", "ar")
