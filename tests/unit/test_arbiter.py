@@ -112,7 +112,8 @@ def test_each_decision_names_the_features_that_drove_it(arbiter):
     ("The army mobilised hundreds of volunteers to clean the streets after the flood.", "en", "troop_buildup", False),
     ("The militia has kept control of the crossing for two years.", "en", "offensive", False),
     ("شنت طائرات حربية غارات على مواقع المسلحين في ريف المدينة الشمالي فجر اليوم.", "ar", "offensive", True),
-    ("أقيمت مراسم تأبين للجنود الذين قتلوا في معركة عام 1973.", "ar", "offensive", False),
+    # (a battle dated to 1973 is now refused by the rules themselves: modality.yaml historic_years)
+    ("أقيمت مراسم تأبين للجنود الذين قتلوا في معركة الكرامة قبل عقود.", "ar", "offensive", False),
 ])
 def test_our_sentences_are_decided_as_labelled(arbiter, text, lang, kind, keep):
     result = tag(text, lang)
