@@ -701,3 +701,9 @@ def test_forces_sent_against_protesters_or_crime_are_policing(text, lang, expect
 def test_preparing_an_investigation_or_a_rescue_is_no_build_up():
     assert labels("أبدت دول عدة استعدادها للمشاركة في عملية التحقيق في الهجوم على الموقع", "ar") == set()
     assert "troop_buildup" in labels("أبدت القوات الخاصة استعدادها للمشاركة في عملية عسكرية لتحرير المدينة", "ar")
+
+
+def test_based_on_is_no_base_built():
+    # "بناء على" is "based on"; building a base names the base right after it
+    assert labels("لا نستطيع أن نتهم المؤسسات بناء على قاعدتهم الفكرية وحدها رغم وجود مسلحين", "ar") == set()
+    assert labels("بدأ الجيش بناء قاعدة عسكرية جديدة قرب الحدود", "ar") == {"troop_buildup"}
