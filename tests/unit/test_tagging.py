@@ -707,3 +707,14 @@ def test_based_on_is_no_base_built():
     # "بناء على" is "based on"; building a base names the base right after it
     assert labels("لا نستطيع أن نتهم المؤسسات بناء على قاعدتهم الفكرية وحدها رغم وجود مسلحين", "ar") == set()
     assert labels("بدأ الجيش بناء قاعدة عسكرية جديدة قرب الحدود", "ar") == {"troop_buildup"}
+
+
+@pytest.mark.parametrize("text, expected", [
+    # who is hit decides: a nightclub, a bus of pilgrims or churches are civilians; an alleged attack is doubted
+    ("أعلن تنظيم داعش مسؤوليته عن الهجوم الذي استهدف ملهى ليليا في المدينة", set()),
+    ("تبنى تنظيم داعش الهجوم على حافلة تقل زوارا في الصعيد", set()),
+    ("اتهمت الحكومة المعارضة المسلحة باختلاق الهجوم المفترض على البلدة", set()),
+    ("أعلن تنظيم داعش مسؤوليته عن الهجوم الذي استهدف ثكنة للجيش في المدينة", {"offensive"}),
+])
+def test_arabic_attacks_on_civilian_places_and_alleged_attacks_are_no_offensive(text, expected):
+    assert labels(text, "ar") == expected
