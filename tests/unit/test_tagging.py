@@ -718,3 +718,13 @@ def test_based_on_is_no_base_built():
 ])
 def test_arabic_attacks_on_civilian_places_and_alleged_attacks_are_no_offensive(text, expected):
     assert labels(text, "ar") == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # control as a past or lasting state ("كانت تسيطر", "لا تزال تسيطر") is no capture
+    ("تبنت الحركة المسلحة التي كانت تسيطر على العاصمة قبل سنوات التفجيرات", set()),
+    ("قال المسؤول إن الحوثيين لا يزالون يسيطرون على ميناء الحديدة", set()),
+    ("سيطرت القوات الحكومية على ميناء الحيمة بعد معارك عنيفة", {"offensive"}),
+])
+def test_arabic_control_as_a_lasting_state_is_no_capture(text, expected):
+    assert labels(text, "ar") == expected
