@@ -521,7 +521,7 @@ def _dated_long_ago(words: list[str], first: int, last: int, lex: Lexicon) -> bo
     """Whether the trigger's clause dates it to a year long past ("in 1944", "عام 1967")."""
     def long_ago(j: int) -> bool:
         w = words[j]
-        return (len(w) == 4 and w.isdigit() and 1900 <= int(w) < lex.historic_before
+        return (len(w) == 4 and w.isdigit() and lex.historic_from <= int(w) < lex.historic_before
                 and j > 0 and words[j - 1] in lex.historic_cues)
 
     for step, stop in ((-1, max(-1, first - 1 - HISTORIC_WINDOW)), (1, min(len(words), last + 1 + HISTORIC_WINDOW))):
