@@ -728,3 +728,13 @@ def test_arabic_attacks_on_civilian_places_and_alleged_attacks_are_no_offensive(
 ])
 def test_arabic_control_as_a_lasting_state_is_no_capture(text, expected):
     assert labels(text, "ar") == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # an ability or an option is no act, and a UN or Red Crescent convoy carries aid
+    ("Coalition jets struck bridges to deny the militants the ability to move military equipment across the river.", {"offensive"}),
+    ("Officials said options ranging from air strikes to a no-fly zone were on the table.", set()),
+    ("A UN-Red Crescent convoy of 30 trucks reached the besieged town past an army checkpoint.", set()),
+])
+def test_abilities_options_and_aid_convoys_are_no_events(text, expected):
+    assert labels(text, "en") == expected
