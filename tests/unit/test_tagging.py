@@ -738,3 +738,14 @@ def test_arabic_control_as_a_lasting_state_is_no_capture(text, expected):
 ])
 def test_abilities_options_and_aid_convoys_are_no_events(text, expected):
     assert labels(text, "en") == expected
+
+
+@pytest.mark.parametrize("text, lang, expected", [
+    # a cancelled exercise and a duty ("must", "يجب") report nothing that happened
+    ("قرر وزيرا الدفاع إلغاء المناورة العسكرية المشتركة قرب الحدود", "ar", set()),
+    ("The two armies cancelled the joint military exercises near the border.", "en", set()),
+    ("The minister said Qatar should send troops to the border region.", "en", set()),
+    ("أجرى الجيشان مناورة عسكرية مشتركة قرب الحدود", "ar", {"troop_buildup"}),
+])
+def test_cancelled_exercises_and_duties_are_no_events(text, lang, expected):
+    assert labels(text, lang) == expected
