@@ -808,7 +808,7 @@ class Tagger:
                 marks = marks or _marks_of(words, lang, lex)
                 if _practice(words, marks, i, last, actors, lang, lex):
                     continue
-            if trig.subtype in _MOVEMENT and "forces" not in trig.frame:
+            if trig.type == "troop_buildup" and "forces" not in trig.frame:
                 if actors is None:
                     actors = _sentence_actors(sent, analyses, dateline, display_word)
                 marks = marks or _marks_of(words, lang, lex)

@@ -749,3 +749,9 @@ def test_abilities_options_and_aid_convoys_are_no_events(text, expected):
 ])
 def test_cancelled_exercises_and_duties_are_no_events(text, lang, expected):
     assert labels(text, lang) == expected
+
+
+def test_training_police_or_gendarmes_only_is_no_build_up():
+    # police and security forces alone are no forces for a fight, whatever the build-up word
+    assert labels("وقع البلدان بروتوكول تعاون حول تعليم وتدريب قوات الدرك", "ar") == set()
+    assert labels("بدأ الجيش تدريب قوات خاصة للمعركة المقبلة في الشمال", "ar") == {"troop_buildup"}
