@@ -755,3 +755,8 @@ def test_training_police_or_gendarmes_only_is_no_build_up():
     # police and security forces alone are no forces for a fight, whatever the build-up word
     assert labels("وقع البلدان بروتوكول تعاون حول تعليم وتدريب قوات الدرك", "ar") == set()
     assert labels("بدأ الجيش تدريب قوات خاصة للمعركة المقبلة في الشمال", "ar") == {"troop_buildup"}
+
+
+def test_an_expected_attack_has_not_happened():
+    # "متوقع" (expected), as "expected" in English, is future
+    assert labels("حذرت واشنطن دمشق من استخدام أسلحة كيماوية في هجوم متوقع على مواقع المسلحين", "ar") == set()
