@@ -693,6 +693,7 @@ def test_an_alert_raised_stays_a_build_up_beside_civilians():
     ("نشرت الشرطة أعدادا كبيرة من عناصرها لمنع الاحتكاك بين المتظاهرين", "ar", set()),
     ("أعلن الجيش عن حشد كبير لقواته لدحر العصابات الإرهابية في الهلال النفطي", "ar", {"troop_buildup"}),
     ("The army massed tanks on the border as protests grew in the capital.", "en", {"troop_buildup"}),  # another clause
+    ("Prosecutors say the man was training children at the compound to commit school shootings.", "en", set()),
 ])
 def test_forces_sent_against_protesters_or_crime_are_policing(text, lang, expected):
     assert labels(text, lang) == expected
