@@ -110,6 +110,7 @@ class Lexicon:
     disarmament: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     made_factual_by: dict[str, frozenset[str]] = field(default_factory=dict)
     background_when: frozenset[str] = frozenset()
+    parenthetical_times: frozenset[str] = frozenset()
     historic_from: int = 0
     historic_before: int = 0
     historic_cues: frozenset[str] = frozenset()
@@ -148,6 +149,7 @@ def _compile_modality(lex: Lexicon) -> None:
     lex.made_factual_by = {match_key(cue): frozenset(match_key(w) for w in before)
                            for cue, before in data["made_factual_by"].items()}
     lex.background_when = frozenset(match_key(w) for w in data["background_when"])
+    lex.parenthetical_times = frozenset(match_key(w) for w in data["parenthetical_times"])
     lex.historic_from = int(data["historic_years"]["from"])
     lex.historic_before = int(data["historic_years"]["before"])
     lex.historic_cues = frozenset(match_key(w) for w in data["historic_years"]["cues"])

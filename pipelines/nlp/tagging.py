@@ -514,6 +514,16 @@ def _suppressed(trig: Trigger, words: list[str], first: int, last: int) -> bool:
     return any(_phrase_at(words, first - len(p), p) for p in trig.suppress_prev)
 
 
+def _parenthetical_time_before(words: list[str], j: int, lex: Lexicon) -> int:
+    """How many words, ending at words[j], set a time word off by commas (", الثلاثاء ,": 3,
+    ", on Monday ,": 4), or 0: such a date does not end the clause a cue is looked for in."""
+    if words[j] != "," or j < 2 or words[j - 1] not in lex.parenthetical_times:
+        return 0
+    if words[j - 2] == ",":
+        return 3
+    return 4 if j >= 3 and words[j - 2] == "on" and words[j - 3] == "," else 0
+
+
 HISTORIC_WINDOW = 8  # words each side of a trigger, within its clause, where a past year is looked for
 
 
@@ -546,6 +556,10 @@ def _modal_cue(trig: Trigger, words: list[str], first: int, last: int, lang: str
     j = first - 1
     while j >= 0 and steps < lex.window_before:
         word = words[j]
+        skip = _parenthetical_time_before(words, j, lex)
+        if skip:
+            j -= skip
+            continue
         if word in lex.clause_breaks or word in lex.background_when:
             if word in lex.background_when and "background" in active and _background_before(words, j, lang, lex):
                 return "background"  # "since March, when they launched ...": dates the story

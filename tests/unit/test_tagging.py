@@ -761,3 +761,13 @@ def test_training_police_or_gendarmes_only_is_no_build_up():
 def test_an_expected_attack_has_not_happened():
     # "متوقع" (expected), as "expected" in English, is future
     assert labels("حذرت واشنطن دمشق من استخدام أسلحة كيماوية في هجوم متوقع على مواقع المسلحين", "ar") == set()
+
+
+@pytest.mark.parametrize("text, lang, expected", [
+    # a day set off by commas dates the clause without ending it: the denial still reaches the verb
+    ("نفى الحرس الثوري، الثلاثاء، تزويد الحوثيين بصواريخ ومعدات عسكرية", "ar", set()),
+    ("Iran denied, on Monday, supplying missiles to the Houthi rebels.", "en", set()),
+    ("Iran, on Monday, supplied missiles to the Houthi rebels.", "en", {"troop_buildup"}),
+])
+def test_a_day_between_commas_does_not_end_the_clause(text, lang, expected):
+    assert labels(text, lang) == expected
