@@ -472,6 +472,7 @@ def _practice(words: list[str], marks: list[int], first: int, last: int, actors:
 
 
 STRUCK_BEFORE = 4  # words before a build-up word in which a strike on it is looked for
+_COORDINATORS = frozenset({"and", "or"})  # an English build-up word after one may share the strike of the conjunct before
 STRUCK_AFTER = 6   # and words after it, for a passive strike ("the convoy ... was attacked")
 _PARTICIPLE = re.compile(r"(?:ed|hit|struck)$")  # "was attacked", "were hit"; not "was attacking"
 
@@ -483,7 +484,10 @@ def _struck(words: list[str], marks: list[int], first: int, last: int, lang: str
     Strikes on the other side's reinforcements are an offensive only (guidelines)."""
     lo, hi = args.clause(marks, first, last, args.EMPTY_NAMES)
     hits = lex.strikes_on.get(lang, frozenset())
-    before = range(max(lo, first - STRUCK_BEFORE), first)
+    start = max(lo, first - STRUCK_BEFORE)
+    if any(words[j] in _COORDINATORS for j in range(start, first)):
+        start = max(lo, start - STRUCK_BEFORE)  # "targeted their gatherings and concentration centres": one strike, both hit
+    before = range(start, first)
     # a past verb ("the coalition amassed troops") has its own subject: what stands before it did not hit it
     if not (lang == "en" and words[first].endswith("ed")) and any(_slot_matches(words[j], hits) for j in before):
         return True

@@ -771,3 +771,13 @@ def test_an_expected_attack_has_not_happened():
 ])
 def test_a_day_between_commas_does_not_end_the_clause(text, lang, expected):
     assert labels(text, lang) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # one strike on coordinated targets hits both: the second conjunct is no build-up either
+    ("Syrian jets targeted the militants' gatherings and concentration centres near the villages.", {"offensive"}),
+    ("Israeli warplanes bombed the group's weapons storage facilities and convoys inside Syria.", {"offensive"}),
+    ("The army shelled the town and massed troops near the border.", {"offensive", "troop_buildup"}),
+])
+def test_a_strike_on_coordinated_targets_hits_both(text, expected):
+    assert labels(text, "en") == expected
