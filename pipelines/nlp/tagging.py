@@ -250,12 +250,26 @@ def _names_any(words: list[str], wanted: frozenset[str]) -> bool:
     return any(not stems(w).isdisjoint(wanted) for w in words)
 
 
+def _civilian_target_after(words: list[str], last: int, lang: str, lex: Lexicon) -> bool:
+    """Whether a civilian target follows the pattern closely, in its clause, and is not an armed
+    one's ("حافلة للشرطة", "a police bus": the qualifier after it in Arabic, before it in English)."""
+    civilian = lex.civilian_targets.get(lang, frozenset())
+    armed = lex.armed_targets.get(lang, frozenset())
+    for j in range(last + 1, min(last + 1 + TARGET_WINDOW, len(words))):
+        if words[j] in _CLAUSE_PUNCT:
+            return False
+        if not stems(words[j]).isdisjoint(civilian):
+            near = j + 1 if lang == "ar" else j - 1
+            return not (last < near < len(words) and not stems(words[near]).isdisjoint(armed))
+    return False
+
+
 def _not_against_armed_foes(words: list[str], last: int, lang: str, lex: Lexicon) -> bool:
     """A ground attack or clash "on homes/civilians/a market" (right after it), or in a sentence
     about protesters or rioters, is not an offensive (guidelines); strikes from afar still are,
     so a sentence naming aircraft, artillery or missiles keeps its attack. The whole sentence,
     not the clause: "protested ..., clashing with security forces" is one event."""
-    if not (_followed_by(words, last, lex.civilian_targets.get(lang, frozenset()))
+    if not (_civilian_target_after(words, last, lang, lex)
             or _names_any(words, lex.protest_words.get(lang, frozenset()))):
         return False
     return not _names_any(words, lex.strike_means.get(lang, frozenset()))

@@ -781,3 +781,13 @@ def test_a_day_between_commas_does_not_end_the_clause(text, lang, expected):
 ])
 def test_a_strike_on_coordinated_targets_hits_both(text, expected):
     assert labels(text, "en") == expected
+
+
+@pytest.mark.parametrize("text, lang, expected", [
+    # a bus is a civilian target unless it is the police's or the army's
+    ("هاجم مسلحون حافلة للشرطة قرب المدينة", "ar", {"offensive"}),
+    ("هاجم مسلحون حافلة تقل زوارا قرب المدينة", "ar", set()),
+    ("Gunmen attacked a police bus near the city.", "en", {"offensive"}),
+])
+def test_a_police_bus_is_an_armed_target(text, lang, expected):
+    assert labels(text, lang) == expected
