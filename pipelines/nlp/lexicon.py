@@ -92,6 +92,7 @@ class Lexicon:
     window_after: int = 2
     clause_breaks: frozenset[str] = frozenset()
     military: dict[str, frozenset[str]] = field(default_factory=dict)
+    not_military: dict[str, frozenset[str]] = field(default_factory=dict)
     civilian_targets: dict[str, frozenset[str]] = field(default_factory=dict)
     strike_means: dict[str, frozenset[str]] = field(default_factory=dict)
     not_ground: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -112,6 +113,7 @@ class Lexicon:
     background_when: frozenset[str] = frozenset()
     parenthetical_times: frozenset[str] = frozenset()
     historic_from: int = 0
+    historic_place_words: frozenset[str] = frozenset()
     historic_before: int = 0
     historic_cues: frozenset[str] = frozenset()
     actors_by_first: dict[str, list[Name]] = field(default_factory=dict)
@@ -151,6 +153,7 @@ def _compile_modality(lex: Lexicon) -> None:
     lex.background_when = frozenset(match_key(w) for w in data["background_when"])
     lex.parenthetical_times = frozenset(match_key(w) for w in data["parenthetical_times"])
     lex.historic_from = int(data["historic_years"]["from"])
+    lex.historic_place_words = frozenset(match_key(w) for w in data["historic_years"]["place_words"])
     lex.historic_before = int(data["historic_years"]["before"])
     lex.historic_cues = frozenset(match_key(w) for w in data["historic_years"]["cues"])
     lex.modality = {
@@ -173,7 +176,7 @@ def _compile_actors(lex: Lexicon) -> None:
         names.sort(key=lambda n: -len(n.words))  # longest name first
     lex.actors_by_first = dict(table)
     context = load_data("context")
-    for key in ("military", "civilian_targets", "strike_means", "not_ground", "protest_words", "policing_targets",
+    for key in ("military", "not_military", "civilian_targets", "strike_means", "not_ground", "protest_words", "policing_targets",
                 "armed_targets", "locatives", "civilian_movement", "security_forces", "generic_heads",
                 "strikes_on", "passive_aux"):
         setattr(lex, key, {lang: frozenset(match_key(w) for w in words) for lang, words in context[key].items()})

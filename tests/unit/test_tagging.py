@@ -617,6 +617,8 @@ def test_arabic_providing_and_submitting_are_no_advance(text, expected):
     ("The envoy praised cultural exchanges with Iran and the army band's tour.", set()),
     ("The president sent the military to protect the border from invading migrants.", {"troop_buildup"}),
     ("Rebels captured the town of Zabadani after heavy fighting.", {"offensive"}),
+    ("Turkish troops and Kurdish fighters exchanged fire near the town.", {"offensive"}),
+    ("The army invaded the northern province on Sunday.", {"offensive"}),
 ])
 def test_fugitives_exchanges_and_migrants_are_no_offensive(text, expected):
     assert labels(text, "en") == expected
@@ -628,6 +630,7 @@ def test_fugitives_exchanges_and_migrants_are_no_offensive(text, expected):
     ("تحتل إسرائيل الأراضي التي استولت عليها قواتها في حرب عام 1967", "ar", set()),
     ("Government forces shelled rebel positions in 1500 villages last month.", "en", {"offensive"}),  # a count below 1900
     ("Government forces captured the town in 2016 after a long siege.", "en", {"offensive"}),
+    ("أطلقت الفصائل صواريخ على مستوطنات في الأراضي المحتلة عام 1948", "ar", {"offensive"}),  # the year dates a place
 ])
 def test_fighting_dated_to_the_last_century_is_history(text, lang, expected):
     assert labels(text, lang) == expected
@@ -642,7 +645,7 @@ def test_a_capability_is_no_arming():
 @pytest.mark.parametrize("text, expected", [
     # "قوة" is strength as often as a force: "بقوة" (strongly), "قوة هجومنا" (our attack's strength)
     ("ضغط لاعبو الفريق بقوة لكن الهجمات افتقدت الفاعلية أمام المرمى", set()),
-    ("يتحدث كثيرون عن قوة هجومنا في المباراة المقبلة", set()),
+    ("هاجمت قوة تركية مواقع المسلحين في شمال العراق", {"offensive"}),  # a force, not strength
     ("شنت القوات هجوما على مواقع المسلحين قرب الحدود", {"offensive"}),
 ])
 def test_arabic_strength_is_no_military_force(text, expected):
@@ -724,7 +727,8 @@ def test_arabic_attacks_on_civilian_places_and_alleged_attacks_are_no_offensive(
 @pytest.mark.parametrize("text, expected", [
     # control as a past or lasting state ("كانت تسيطر", "لا تزال تسيطر") is no capture
     ("تبنت الحركة المسلحة التي كانت تسيطر على العاصمة قبل سنوات التفجيرات", set()),
-    ("قال المسؤول إن الحوثيين لا يزالون يسيطرون على ميناء الحديدة", set()),
+    ("قال المسؤول إن الحوثيين ما زالوا يسيطرون على ميناء الحديدة", set()),
+    ("قالت المصادر إن قوات الحوثي كانت سيطرت على المعسكر الليلة الماضية", {"offensive"}),  # had taken: a capture
     ("سيطرت القوات الحكومية على ميناء الحيمة بعد معارك عنيفة", {"offensive"}),
 ])
 def test_arabic_control_as_a_lasting_state_is_no_capture(text, expected):
@@ -778,6 +782,7 @@ def test_a_day_between_commas_does_not_end_the_clause(text, lang, expected):
     ("Syrian jets targeted the militants' gatherings and concentration centres near the villages.", {"offensive"}),
     ("Israeli warplanes bombed the group's weapons storage facilities and convoys inside Syria.", {"offensive"}),
     ("The army shelled the town and massed troops near the border.", {"offensive", "troop_buildup"}),
+    ("Jets bombed the town and the army began massing troops near the border.", {"offensive", "troop_buildup"}),
 ])
 def test_a_strike_on_coordinated_targets_hits_both(text, expected):
     assert labels(text, "en") == expected
@@ -788,6 +793,7 @@ def test_a_strike_on_coordinated_targets_hits_both(text, expected):
     ("هاجم مسلحون حافلة للشرطة قرب المدينة", "ar", {"offensive"}),
     ("هاجم مسلحون حافلة تقل زوارا قرب المدينة", "ar", set()),
     ("Gunmen attacked a police bus near the city.", "en", {"offensive"}),
+    ("هاجم مسلحون حافلة تقل جنودا قرب الحدود", "ar", {"offensive"}),
 ])
 def test_a_police_bus_is_an_armed_target(text, lang, expected):
     assert labels(text, lang) == expected
