@@ -237,14 +237,19 @@ _GROUND = frozenset({"ground_attack", "clash"})
 TARGET_WINDOW = 4  # words after a pattern in which its target or object is looked for
 
 
-def _followed_by(words: list[str], last: int, wanted: frozenset[str]) -> bool:
-    """Whether a word of `wanted` follows the pattern closely, in the same clause."""
+def _first_after(words: list[str], last: int, wanted: frozenset[str]) -> int | None:
+    """Index of the first word of `wanted` that follows the pattern closely, in the same clause."""
     for j in range(last + 1, min(last + 1 + TARGET_WINDOW, len(words))):
         if words[j] in _CLAUSE_PUNCT:
-            return False
+            return None
         if not stems(words[j]).isdisjoint(wanted):
-            return True
-    return False
+            return j
+    return None
+
+
+def _followed_by(words: list[str], last: int, wanted: frozenset[str]) -> bool:
+    """Whether a word of `wanted` follows the pattern closely, in the same clause."""
+    return _first_after(words, last, wanted) is not None
 
 
 def _names_any(words: list[str], wanted: frozenset[str]) -> bool:
@@ -254,15 +259,12 @@ def _names_any(words: list[str], wanted: frozenset[str]) -> bool:
 def _civilian_target_after(words: list[str], last: int, lang: str, lex: Lexicon) -> bool:
     """Whether a civilian target follows the pattern closely, in its clause, and is not an armed
     one's ("حافلة للشرطة", "a police bus": the qualifier after it in Arabic, before it in English)."""
-    civilian = lex.civilian_targets.get(lang, frozenset())
+    j = _first_after(words, last, lex.civilian_targets.get(lang, frozenset()))
+    if j is None:
+        return False
     armed = lex.armed_targets.get(lang, frozenset())
-    for j in range(last + 1, min(last + 1 + TARGET_WINDOW, len(words))):
-        if words[j] in _CLAUSE_PUNCT:
-            return False
-        if not stems(words[j]).isdisjoint(civilian):
-            near = (j + 1, j + 2) if lang == "ar" else (j - 1,)  # "حافلة للشرطة", "حافلة تقل جنودا"; "a police bus"
-            return not any(last < k < len(words) and not stems(words[k]).isdisjoint(armed) for k in near)
-    return False
+    near = (j + 1, j + 2) if lang == "ar" else (j - 1,)  # "حافلة للشرطة", "حافلة تقل جنودا"; "a police bus"
+    return not any(last < k < len(words) and not stems(words[k]).isdisjoint(armed) for k in near)
 
 
 def _not_against_armed_foes(words: list[str], last: int, lang: str, lex: Lexicon) -> bool:
