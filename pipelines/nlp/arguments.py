@@ -40,6 +40,7 @@ MAX_AFTER = 20        # and after it (a verb's objects, targets and destinations
 MAX_AFTER_AGREEMENT = 12  # a truce or an alert: its parties and place follow it closely
 FALLBACK_REACH = 30   # how far back the agent of an earlier clause is looked for
 FRAME_REACH = 18      # words after a trigger whose frame spans clauses (frame towards) that its places may be in
+RELATION_REACH = 5    # words after "opposite" (", opposite the Turkish town of X") that the place it names may start within
 UNRESOLVED = "place"                # kind of a place the gazetteer lacks, reported as written
 INFERRED = "inferred_country"       # kind of a location that is only the event's country
 ADJECTIVE = "adjective"             # kind of a country named by its adjective
@@ -54,7 +55,7 @@ _NO_GOAL = frozenset({"agreement", "extension", "violation", "talks", "monitorin
 # What a word can be for the argument rules, looked up once per distinct word (tagging.py keeps
 # the marks in its word cache): the rules below then test bits, not strings.
 (BREAK, COMMA, RELATIVE, STRONG_HEAD, WEAK_HEAD, EN_BEFORE, EN_AFTER, LOCATIVE, BORDER, FORCE, STATE_HEAD,
- ARMY, TARGET, STOP, OF_LOCATIVE, ARTICLE, GOAL) = (1 << k for k in range(17))
+ ARMY, TARGET, STOP, OF_LOCATIVE, ARTICLE, GOAL, RELATION) = (1 << k for k in range(18))
 HEAD = STRONG_HEAD | WEAK_HEAD
 
 
@@ -75,6 +76,7 @@ def word_marks(word: str, lang: str, lex: Lexicon) -> int:
     marks |= mark(TARGET, roles.target_markers.get(lang, ())) | mark(STOP, roles.name_stops.get(lang, ()))
     marks |= mark(ARMY, roles.army_firsts.get(lang, ())) | mark(RELATIVE, roles.relatives.get(lang, ()))
     marks |= GOAL if word in roles.goal_markers.get(lang, ()) else 0
+    marks |= mark(RELATION, roles.place_relations.get(lang, ()))
     breaks = roles.clause_breaks.get(lang, frozenset())
     if word in breaks or (lang == "ar" and len(word) > 2 and word[0] in "وف" and word[1:] in breaks):
         marks |= BREAK
@@ -382,9 +384,14 @@ def place_cue(words: list[str], marks: list[int], a: int, lang: str, display_wor
 
 def _comma_continues(marks: list[int], at: int, names: SentenceNames) -> bool:
     """A comma inside a list of names ("Russia, Turkey and Iran"), or before a further place
-    ("in the village of X, in Idlib province"), does not end the clause."""
-    return (at - 1 in names.ends and at + 1 in names.starts) or (
-        at + 1 < len(marks) and bool(marks[at + 1] & LOCATIVE) and at + 2 in names.place_starts)
+    ("in the village of X, in Idlib province", "X, opposite the town of Y"), does not end the
+    clause."""
+    if at - 1 in names.ends and at + 1 in names.starts:
+        return True
+    if at + 1 < len(marks) and marks[at + 1] & LOCATIVE:
+        return at + 2 in names.place_starts
+    return at + 1 < len(marks) and bool(marks[at + 1] & RELATION) and any(
+        k in names.place_starts for k in range(at + 2, at + 2 + RELATION_REACH))
 
 
 def clause(marks: list[int], first: int, last: int, names: SentenceNames, after: int = MAX_AFTER) -> tuple[int, int]:

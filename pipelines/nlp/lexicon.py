@@ -53,6 +53,7 @@ class Name:
 class Roles:
     """roles.yaml compiled: what decides which names around a trigger are its arguments."""
     clause_breaks: dict[str, frozenset[str]]
+    place_relations: dict[str, frozenset[str]]
     relatives: dict[str, frozenset[str]]
     target_markers: dict[str, frozenset[str]]
     goal_markers: dict[str, frozenset[str]]
@@ -234,6 +235,7 @@ def _compile_roles(lex: Lexicon) -> None:
         relatives=_words_by_language(data["relatives"]),
         target_markers=_words_by_language(data["target_markers"]),
         goal_markers=_words_by_language(data["goal_markers"]),
+        place_relations=_words_by_language(data["place_relations"]),
         towards=_words_by_language(data["towards"]),
         positions=_words_by_language(data["positions"]),
         moving_forces=_words_by_language(data["moving_forces"]),

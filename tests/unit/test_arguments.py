@@ -38,6 +38,23 @@ def test_each_trigger_takes_the_names_of_its_own_clause():
     assert actors(strike) == {"Iraqi Army", "Islamic State"}  # "the army" of the Iraqi prime minister
 
 
+def test_began_opens_a_main_clause_in_a_run_on_arabic_sentence():
+    # no punctuation between the truce and the advance: "بدأ" starts the clause of the advance
+    text = "وقعت فصائل المعارضة المسلحة الهدنة في ثلاث مناطق بدأ الجيش السوري التقدم نحو تدمر."
+    truce, advance = events(text, "ar")
+    assert actors(truce) == {"Syrian armed opposition"}
+    assert actors(advance) == {"Syrian Army"} and "Palmyra" in places(advance)
+
+
+@pytest.mark.parametrize("text, lang, expected", [
+    ("شن الجيش هجوما على بلدة الباب، القريبة من مدينة منبج.", "ar", {"Al-Bab", "Manbij"}),
+    ("Israeli jets struck Rafah, bordering the Egyptian town of Arish.", "en", {"Rafah", "Arish"}),
+])
+def test_a_place_described_by_where_it_lies_after_a_comma_is_the_events_place(text, lang, expected):
+    (attack,) = events(text, lang)
+    assert set(places(attack)) == expected
+
+
 def test_a_clause_without_a_subject_takes_the_agent_of_the_clause_before_it():
     text = "تحركت قوات الحشد الشعبي نحو الحدود, وسيطرت على عدد من القرى."
     capture = next(e for e in events(text, "ar") if e.type == "offensive")
