@@ -362,6 +362,10 @@ def test_ground_taken_without_force_is_no_offensive(text, expected):
     ("A convoy of tanks and armoured vehicles arrived at the front on Friday.", {"troop_buildup"}),
     # recruits drawn from refugees are still recruits
     ("The militia recruited hundreds of fighters from the refugee camps.", {"troop_buildup"}),
+    # medical teams, sports teams and fighters coming to carry off their wounded move nothing for a fight
+    ("أرسلت الوزارة 12 فرقة طبية إلى موقع الانفجار في المدينة", set()),
+    ("استأجر الاتحاد طائرات لنقل فرقه الرياضية إلى البطولة", set()),
+    ("Militants arrived at the bridge to evacuate their wounded.", set()),
 ])
 def test_humanitarian_movement_is_no_build_up(text, expected):
     assert labels(text) == expected
@@ -411,6 +415,11 @@ def test_generic_mentions_of_a_build_up_are_none(text, lang, expected):
     ("Air strikes hit the city while a large military convoy waited at the border.", "en", {"offensive", "troop_buildup"}),
     ("Air strikes hit the city as rebels dug trenches and fortifications around it.", "en", {"offensive", "troop_buildup"}),
     ("In the war against the rebels the coalition amassed troops near the city.", "en", {"troop_buildup"}),
+    # more words of hitting: "eliminated", "pounded", "دكت"; and a convoy named as what an attack hit
+    ("An army unit eliminated several gatherings of the militants near the dam.", "en", set()),
+    ("Army units pounded the militants' moves and gathering centres near the dam.", "en", set()),
+    ("دكت المدفعية حشود المسلحين وتعزيزاتهم غرب البلدة", "ar", set()),
+    ("Two soldiers were wounded in a convoy attack on the road to the airport.", "en", {"offensive"}),
 ])
 def test_a_build_up_that_a_strike_hits_is_its_target_not_a_build_up(text, lang, expected):
     assert labels(text, lang) == expected
@@ -427,6 +436,34 @@ def test_a_build_up_that_a_strike_hits_is_its_target_not_a_build_up(text, lang, 
 ])
 def test_arabic_recruitment_as_a_practice_is_no_build_up(text, expected):
     assert ("troop_buildup" in labels(text, "ar")) is expected
+
+
+@pytest.mark.parametrize("text, lang, expected", [
+    # a threat to send forces, or a law that makes sending them possible: nothing was sent
+    ("The president threatened to send the army to the border to stop the march.", "en", False),
+    ("هدد الرئيس بإرسال قوات إلى الحدود لوقف المسيرة", "ar", False),
+    ("يناقش البرلمان قانونا يجعل من الممكن إرسال قوات إلى الخارج", "ar", False),
+    ("The new law makes it possible to deploy troops abroad.", "en", False),
+    # the sending itself stays a build-up, even when a threat is named in another clause
+    ("After threatening to intervene, the president sent troops to the border.", "en", True),
+    ("أرسل الجيش قوات إلى الحدود بعد أن هدد المسلحون بالهجوم", "ar", True),
+])
+def test_a_threat_or_a_possibility_of_sending_forces_is_no_build_up(text, lang, expected):
+    assert ("troop_buildup" in labels(text, lang)) is expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # a count that "reached" a number, a building "located near" a headquarters
+    ("وصل عدد عناصر الشركة الأمنية إلى ألفي عنصر في العام الماضي", False),
+    ("وصلت تعزيزات عسكرية جديدة إلى الجبهة الشرقية", True),
+])
+def test_a_number_that_reached_a_figure_is_no_arrival(text, expected):
+    assert ("troop_buildup" in labels(text, "ar")) is expected
+
+
+def test_a_building_located_near_a_headquarters_is_no_new_base():
+    assert "troop_buildup" not in labels("The building was located near the headquarters of the militia.", "en")
+    assert "troop_buildup" in labels("The militia built a new headquarters near the front line.", "en")
 
 
 @pytest.mark.parametrize("text, lang, expected", [
