@@ -461,6 +461,23 @@ def test_a_number_that_reached_a_figure_is_no_arrival(text, expected):
     assert ("troop_buildup" in labels(text, "ar")) is expected
 
 
+@pytest.mark.parametrize("text, lang, expected", [
+    # cutting, ending or limiting forces or exercises is the opposite of a build-up
+    ("قلص الجيش من انتشار قواته على طول الحدود الشمالية", "ar", False),
+    ("تعهد الرئيس بإنهاء المناورات العسكرية المشتركة مع الجارة الجنوبية", "ar", False),
+    ("The army reduced the deployment of troops along the border.", "en", False),
+    ("The alliance will scale back the deployment of troops in the east.", "en", False),
+    # training a person received, and a decision published in a gazette
+    ("اعترف المتهم بأنه تلقى تدريبات عسكرية في معسكر للتنظيم", "ar", False),
+    ("يبدأ العمل بالقرار من تاريخ نشره في الجريدة الرسمية للقوات المسلحة", "ar", False),
+    # the build-ups themselves
+    ("نشر الجيش قواته على طول الحدود الشمالية", "ar", True),
+    ("أجرت القوات البحرية مناورات عسكرية واسعة قرب الحدود", "ar", True),
+])
+def test_reductions_training_received_and_publishing_are_no_build_up(text, lang, expected):
+    assert ("troop_buildup" in labels(text, lang)) is expected
+
+
 def test_a_building_located_near_a_headquarters_is_no_new_base():
     assert "troop_buildup" not in labels("The building was located near the headquarters of the militia.", "en")
     assert "troop_buildup" in labels("The militia built a new headquarters near the front line.", "en")
