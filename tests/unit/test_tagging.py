@@ -307,6 +307,8 @@ def test_since_when_is_background(text, expected):
 @pytest.mark.parametrize("text, expected", [
     ("تعيش آلاف الأسر في المناطق التي تسيطر عليها الفصائل المسلحة شمال البلاد", set()),
     ("سيطرت الفصائل المسلحة على ثلاث قرى شمال البلاد بعد معارك عنيفة", {"offensive"}),
+    ("The town is under the control of the Islamic State group.", set()),
+    ("Kurdish fighters took control of the town from the Islamic State group.", {"offensive"}),
 ])
 def test_control_as_a_state_is_no_capture(text, expected):
     assert labels(text) == expected
