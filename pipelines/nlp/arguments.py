@@ -419,7 +419,7 @@ def share(marks: list[int], first: int, last: int, subtype: str, names: Sentence
     of the clause after a comma too."""
     lo, hi = clause(marks, first, last, names, MAX_AFTER_AGREEMENT if subtype in _NO_GOAL else MAX_AFTER)
     actors = [f for f in names.actors if lo <= f[0] and f[1] <= hi]
-    places_hi = _goal_clause_end(marks, hi, names) if subtype not in _NO_GOAL else hi
+    places_hi = goal_clause_end(marks, hi, names) if subtype not in _NO_GOAL else hi
     if spans_clauses:  # "ترسل تركيا منذ أسابيع، قوات ... إلى إدلب": the frame's reach, commas and all
         places_hi = max(places_hi, min(len(marks) - 1, last + FRAME_REACH))
     places = [f for f in names.places if lo <= f[0] and f[1] <= places_hi]
@@ -437,7 +437,7 @@ def share(marks: list[int], first: int, last: int, subtype: str, names: Sentence
     return play
 
 
-def _goal_clause_end(marks: list[int], hi: int, names: SentenceNames) -> int:
+def goal_clause_end(marks: list[int], hi: int, names: SentenceNames) -> int:
     """Where the clause after this one ends when it says what the move or attack is for
     (", لتتمكن من السيطرة على مدينة الطبقة", "... to the front"): its places are the event's
     destination. Else the event's own clause end."""

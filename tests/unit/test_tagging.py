@@ -387,6 +387,16 @@ def test_police_and_security_forces_at_home_are_no_build_up(text, lang, expected
     assert ("troop_buildup" in labels(text, lang)) is expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    # what the forces are for, in a clause after a comma: gangs and smugglers are policing at home
+    ("The government will do whatever it takes, including sending in the army, to end gang violence.", False),
+    ("The government sent troops to the border, to stop drug smugglers crossing from the south.", False),
+    ("The army sent reinforcements to the front, to push back the rebels.", True),
+])
+def test_forces_sent_to_end_crime_in_a_purpose_clause_are_policing(text, expected):
+    assert ("troop_buildup" in labels(text, "en")) is expected
+
+
 @pytest.mark.parametrize("text, lang, expected", [
     # a kind of act, a practice or a policy: an embargo on arms, recruitment operations in general
     ("جدد المجلس الحظر على إرسال أسلحة إلى الأطراف المتحاربة", "ar", False),
