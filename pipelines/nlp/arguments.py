@@ -55,7 +55,7 @@ _NO_GOAL = frozenset({"agreement", "extension", "violation", "talks", "monitorin
 # What a word can be for the argument rules, looked up once per distinct word (tagging.py keeps
 # the marks in its word cache): the rules below then test bits, not strings.
 (BREAK, COMMA, RELATIVE, STRONG_HEAD, WEAK_HEAD, EN_BEFORE, EN_AFTER, LOCATIVE, BORDER, FORCE, STATE_HEAD,
- ARMY, TARGET, STOP, OF_LOCATIVE, ARTICLE, GOAL, RELATION) = (1 << k for k in range(18))
+ ARMY, TARGET, STOP, OF_LOCATIVE, ARTICLE, GOAL, RELATION, OPENER) = (1 << k for k in range(19))
 HEAD = STRONG_HEAD | WEAK_HEAD
 
 
@@ -76,7 +76,11 @@ def word_marks(word: str, lang: str, lex: Lexicon) -> int:
     marks |= mark(TARGET, roles.target_markers.get(lang, ())) | mark(STOP, roles.name_stops.get(lang, ()))
     marks |= mark(ARMY, roles.army_firsts.get(lang, ())) | mark(RELATIVE, roles.relatives.get(lang, ()))
     marks |= GOAL if word in roles.goal_markers.get(lang, ()) else 0
-    marks |= mark(RELATION, roles.place_relations.get(lang, ()))
+    # a relation word stands bare or after "و" ("بالمقابل" is "in return", not "opposite")
+    relations = roles.place_relations.get(lang, ())
+    marks |= RELATION if word in relations or (word[:1] == "و" and word[1:] in relations) else 0
+    openers = roles.clause_openers.get(lang, frozenset())
+    marks |= OPENER if word in openers or (lang == "ar" and word[:1] in "وف" and word[1:] in openers) else 0
     breaks = roles.clause_breaks.get(lang, frozenset())
     if word in breaks or (lang == "ar" and len(word) > 2 and word[0] in "وف" and word[1:] in breaks):
         marks |= BREAK
@@ -395,17 +399,19 @@ def _comma_continues(marks: list[int], at: int, names: SentenceNames) -> bool:
 
 
 def clause(marks: list[int], first: int, last: int, names: SentenceNames, after: int = MAX_AFTER) -> tuple[int, int]:
-    """The words of the trigger's clause, [lo, hi]."""
+    """The words of the trigger's clause, [lo, hi]. A verb that opens a main clause (clause_openers)
+    ends it only when a name follows the verb as its subject."""
     lo = first
     while lo > 0 and first - lo < MAX_BEFORE:
         m = marks[lo - 1]
-        if m & BREAK or (m & COMMA and not _comma_continues(marks, lo - 1, names)):
+        if m & BREAK or (m & COMMA and not _comma_continues(marks, lo - 1, names)) or (m & OPENER and lo in names.starts):
             break
         lo -= 1
     hi = last
     while hi + 1 < len(marks) and hi - last < after:
         m = marks[hi + 1]
-        if m & BREAK or (m & COMMA and not _comma_continues(marks, hi + 1, names)):
+        if m & BREAK or (m & COMMA and not _comma_continues(marks, hi + 1, names)) or (
+                m & OPENER and hi + 2 in names.starts):
             break
         hi += 1
     return lo, hi

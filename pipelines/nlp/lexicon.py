@@ -54,6 +54,7 @@ class Roles:
     """roles.yaml compiled: what decides which names around a trigger are its arguments."""
     clause_breaks: dict[str, frozenset[str]]
     place_relations: dict[str, frozenset[str]]
+    clause_openers: dict[str, frozenset[str]]
     relatives: dict[str, frozenset[str]]
     target_markers: dict[str, frozenset[str]]
     goal_markers: dict[str, frozenset[str]]
@@ -90,6 +91,7 @@ class Lexicon:
     purpose_needs_verb: frozenset[str] = frozenset()
     purpose_to_factual: frozenset[str] = frozenset()
     window_before: int = 4
+    near_groups: dict[str, int] = field(default_factory=dict)
     window_after: int = 2
     clause_breaks: frozenset[str] = frozenset()
     military: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -104,6 +106,7 @@ class Lexicon:
     cause_markers: frozenset[str] = frozenset()
     locatives: dict[str, frozenset[str]] = field(default_factory=dict)
     civilian_movement: dict[str, frozenset[str]] = field(default_factory=dict)
+    armed_movement: dict[str, frozenset[str]] = field(default_factory=dict)
     security_forces: dict[str, frozenset[str]] = field(default_factory=dict)
     generic_heads: dict[str, frozenset[str]] = field(default_factory=dict)
     strikes_on: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -145,6 +148,7 @@ def _compile_modality(lex: Lexicon) -> None:
     lex.window_before = int(data["window_before"])
     lex.window_after = int(data["window_after"])
     lex.after_groups = frozenset(data["after_groups"])
+    lex.near_groups = {group: int(n) for group, n in data.get("near_groups", {}).items()}
     lex.purpose_needs_verb = frozenset(match_key(w) for w in data["purpose_needs_verb"])
     lex.purpose_to_factual = frozenset(match_key(w) for w in data["purpose_to_factual"])
     lex.groups_by_type = {t: frozenset(g) for t, g in data["groups_by_type"].items()}
@@ -178,7 +182,7 @@ def _compile_actors(lex: Lexicon) -> None:
     lex.actors_by_first = dict(table)
     context = load_data("context")
     for key in ("military", "not_military", "civilian_targets", "strike_means", "not_ground", "protest_words", "policing_targets",
-                "armed_targets", "locatives", "civilian_movement", "security_forces", "generic_heads",
+                "armed_targets", "locatives", "civilian_movement", "armed_movement", "security_forces", "generic_heads",
                 "strikes_on", "passive_aux"):
         setattr(lex, key, {lang: frozenset(match_key(w) for w in words) for lang, words in context[key].items()})
     lex.target_stops = frozenset(match_key(w) for words in context["target_stops"].values() for w in words)
@@ -236,6 +240,7 @@ def _compile_roles(lex: Lexicon) -> None:
         target_markers=_words_by_language(data["target_markers"]),
         goal_markers=_words_by_language(data["goal_markers"]),
         place_relations=_words_by_language(data["place_relations"]),
+        clause_openers=_words_by_language(data["clause_openers"]),
         towards=_words_by_language(data["towards"]),
         positions=_words_by_language(data["positions"]),
         moving_forces=_words_by_language(data["moving_forces"]),

@@ -326,14 +326,17 @@ MOVEMENT_AFTER = 6   # and after it ("a convoy of 75 buses")
 
 def _civilian_movement(words: list[str], first: int, last: int, lang: str, lex: Lexicon) -> bool:
     """Whether what a build-up trigger moves is aid, evacuees or civilians, in its clause: a
-    humanitarian convoy or buses of evacuees are no forces readied for a fight."""
+    humanitarian convoy or buses of evacuees are no forces readied for a fight. Armour or troops
+    named with them make it a military column that happens to carry medics or aid."""
     start = first
     while start > max(0, first - MOVEMENT_BEFORE) and words[start - 1] not in _CLAUSE_PUNCT:
         start -= 1
     end = last + 1
     while end < min(len(words), last + 1 + MOVEMENT_AFTER) and words[end] not in _CLAUSE_PUNCT:
         end += 1
-    return _names_any(words[start:end], lex.civilian_movement.get(lang, frozenset()))
+    window = words[start:end]
+    return (_names_any(window, lex.civilian_movement.get(lang, frozenset()))
+            and not _names_any(window, lex.armed_movement.get(lang, frozenset())))
 
 
 def _frame_missing(trig: Trigger, words: list[str], first: int, last: int, lang: str, lex: Lexicon) -> bool:
@@ -596,6 +599,8 @@ def _modal_cue(trig: Trigger, words: list[str], first: int, last: int, lang: str
                 continue
             if j > 0 and words[j - 1] in lex.made_factual_by.get(word, ()):
                 continue  # "was able to take": it was taken
+            if steps >= lex.near_groups.get(cue, steps + 1):
+                continue  # "reduced the deployment" governs it; "after suspending talks Moscow deployed" does not
             return cue
         steps += 1
         j -= 1

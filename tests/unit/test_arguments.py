@@ -46,6 +46,20 @@ def test_began_opens_a_main_clause_in_a_run_on_arabic_sentence():
     assert actors(advance) == {"Syrian Army"} and "Palmyra" in places(advance)
 
 
+def test_began_after_its_subject_or_without_one_opens_no_clause():
+    # the subject before the verb, and reinforcements that "began" to deploy somewhere
+    (operation,) = events("قوات سوريا الديمقراطية بدأت عملية عسكرية لطرد داعش من الرقة", "ar")
+    assert "Syrian Kurdish forces" in actors(operation)
+    (move,) = events("دفع الجيش التركي بتعزيزات عسكرية بدأت بالانتشار في ولاية هاتاي", "ar")
+    assert "هاتاي" in places(move) or "Hatay" in places(move)
+
+
+def test_in_return_is_no_place_relation():
+    # "بالمقابل" (in return) starts the other side's act: its town is not where the first strike fell
+    strike = events("قصفت القوات التركية مواقع في عفرين، بالمقابل استهدفت الوحدات الكردية بلدة كلس التركية", "ar")[0]
+    assert "Afrin" in places(strike) and "Kilis" not in places(strike)
+
+
 @pytest.mark.parametrize("text, lang, expected", [
     ("شن الجيش هجوما على بلدة الباب، القريبة من مدينة منبج.", "ar", {"Al-Bab", "Manbij"}),
     ("Israeli jets struck Rafah, bordering the Egyptian town of Arish.", "en", {"Rafah", "Arish"}),
