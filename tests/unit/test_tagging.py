@@ -503,6 +503,17 @@ def test_reductions_and_publishing_are_no_build_up(text, lang, expected):
     assert ("troop_buildup" in labels(text, lang)) is expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    # "حشد" is also a crowd: massing needs forces in its clause (frame forces)
+    ("أعلن الزعيم السابق أمام حشد من أنصاره أنه سيسلم نفسه للشرطة العسكرية", False),
+    ("تجمع المتظاهرون قرب مقر الميليشيات، وبعد ساعات اقتحمت الحشود مبنى القنصلية", False),
+    ("حشد الجيش آلاف الجنود والدبابات على الحدود الشمالية", True),
+    ("حشدت الميليشيا مقاتليها قرب المطار", True),
+])
+def test_an_arabic_crowd_is_no_massing(text, expected):
+    assert ("troop_buildup" in labels(text, "ar")) is expected
+
+
 def test_a_building_located_near_a_headquarters_is_no_new_base():
     assert "troop_buildup" not in labels("The building was located near the headquarters of the militia.", "en")
     assert "troop_buildup" in labels("The militia built a new headquarters near the front line.", "en")
