@@ -401,6 +401,19 @@ def test_forces_sent_to_end_crime_in_a_purpose_clause_are_policing(text, expecte
 
 
 @pytest.mark.parametrize("text, lang, expected", [
+    # police or security sent to a border or a disputed island face another state: a build-up
+    # ("armed" and "الحدود" are military words, so the clause is not police-only)
+    ("Heavily armed police deployed to the disputed island on Sunday, and fishermen stayed away.", "en", True),
+    ("أرسلت السلطات تعزيزات أمنية إلى الشريط الحدودي مع الجارة الشمالية", "ar", True),
+    # at home they are policing
+    ("Authorities sent police and security forces to the market town after the riot.", "en", False),
+    ("أرسلت السلطات تعزيزات أمنية إلى وسط العاصمة بعد الاحتجاجات", "ar", False),
+])
+def test_police_or_security_sent_to_a_border_are_a_build_up(text, lang, expected):
+    assert ("troop_buildup" in labels(text, lang)) is expected
+
+
+@pytest.mark.parametrize("text, lang, expected", [
     # a kind of act, a practice or a policy: an embargo on arms, recruitment operations in general
     ("جدد المجلس الحظر على إرسال أسلحة إلى الأطراف المتحاربة", "ar", False),
     ("قاد القيادي عمليات تجنيد المقاتلين في الجبال لسنوات", "ar", False),
