@@ -308,6 +308,7 @@ def test_since_when_is_background(text, expected):
     ("تعيش آلاف الأسر في المناطق التي تسيطر عليها الفصائل المسلحة شمال البلاد", set()),
     ("سيطرت الفصائل المسلحة على ثلاث قرى شمال البلاد بعد معارك عنيفة", {"offensive"}),
     ("The town is under the control of the Islamic State group.", set()),
+    ("The district fell under the control of the militia on Sunday, an official said.", {"offensive"}),
     ("Kurdish fighters took control of the town from the Islamic State group.", {"offensive"}),
 ])
 def test_control_as_a_state_is_no_capture(text, expected):
@@ -388,16 +389,6 @@ def test_humanitarian_movement_is_no_build_up(text, expected):
 ])
 def test_police_and_security_forces_at_home_are_no_build_up(text, lang, expected):
     assert ("troop_buildup" in labels(text, lang)) is expected
-
-
-@pytest.mark.parametrize("text, expected", [
-    # what the forces are for, in a clause after a comma: gangs and smugglers are policing at home
-    ("The government will do whatever it takes, including sending in the army, to end gang violence.", False),
-    ("The government sent troops to the border, to stop drug smugglers crossing from the south.", False),
-    ("The army sent reinforcements to the front, to push back the rebels.", True),
-])
-def test_forces_sent_to_end_crime_in_a_purpose_clause_are_policing(text, expected):
-    assert ("troop_buildup" in labels(text, "en")) is expected
 
 
 @pytest.mark.parametrize("text, lang, expected", [
@@ -514,17 +505,6 @@ def test_a_number_that_reached_a_figure_is_no_arrival(text, expected):
 ])
 def test_reductions_and_publishing_are_no_build_up(text, lang, expected):
     assert ("troop_buildup" in labels(text, lang)) is expected
-
-
-@pytest.mark.parametrize("text, expected", [
-    # "حشد" is also a crowd: massing needs forces in its clause (frame forces)
-    ("أعلن الزعيم السابق أمام حشد من أنصاره أنه سيسلم نفسه للشرطة العسكرية", False),
-    ("تجمع المتظاهرون قرب مقر الميليشيات، وبعد ساعات اقتحمت الحشود مبنى القنصلية", False),
-    ("حشد الجيش آلاف الجنود والدبابات على الحدود الشمالية", True),
-    ("حشدت الميليشيا مقاتليها قرب المطار", True),
-])
-def test_an_arabic_crowd_is_no_massing(text, expected):
-    assert ("troop_buildup" in labels(text, "ar")) is expected
 
 
 def test_a_building_located_near_a_headquarters_is_no_new_base():
