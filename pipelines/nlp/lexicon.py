@@ -107,6 +107,7 @@ class Lexicon:
     locatives: dict[str, frozenset[str]] = field(default_factory=dict)
     civilian_movement: dict[str, frozenset[str]] = field(default_factory=dict)
     armed_movement: dict[str, frozenset[str]] = field(default_factory=dict)
+    armed_foes: dict[str, frozenset[str]] = field(default_factory=dict)
     security_forces: dict[str, frozenset[str]] = field(default_factory=dict)
     generic_heads: dict[str, frozenset[str]] = field(default_factory=dict)
     strikes_on: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -182,7 +183,7 @@ def _compile_actors(lex: Lexicon) -> None:
     lex.actors_by_first = dict(table)
     context = load_data("context")
     for key in ("military", "not_military", "civilian_targets", "strike_means", "not_ground", "protest_words", "policing_targets",
-                "armed_targets", "locatives", "civilian_movement", "armed_movement", "security_forces", "generic_heads",
+                "armed_targets", "locatives", "civilian_movement", "armed_movement", "armed_foes", "security_forces", "generic_heads",
                 "strikes_on", "passive_aux"):
         setattr(lex, key, {lang: frozenset(match_key(w) for w in words) for lang, words in context[key].items()})
     lex.target_stops = frozenset(match_key(w) for words in context["target_stops"].values() for w in words)

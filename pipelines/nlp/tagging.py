@@ -441,8 +441,11 @@ def _clause_without_forces(words: list[str], lo: int, hi: int, actors: list[Foun
 def _policing(words: list[str], marks: list[int], first: int, last: int, lang: str, lex: Lexicon) -> bool:
     """Whether a build-up's clause names protesters or crime: forces sent against them are policing
     at home, not readied for a fight (guidelines). Known cost: fighters "funded by drug trafficking"
-    lose their build-up (arming, where that is likelier, is left out by the caller)."""
+    lose their build-up (arming, where that is likelier, is left out by the caller). Armed foes named
+    beside the crime ("to stop militants and smugglers crossing") make it forces readied for a fight."""
     lo, hi = args.clause(marks, first, last, args.EMPTY_NAMES)
+    if _names_any(words[lo:hi + 1], lex.armed_foes.get(lang, frozenset())):
+        return False
     return _names_any(words[lo:hi + 1], lex.protest_words.get(lang, frozenset())
                       | lex.policing_targets.get(lang, frozenset()))
 

@@ -392,6 +392,18 @@ def test_police_and_security_forces_at_home_are_no_build_up(text, lang, expected
 
 
 @pytest.mark.parametrize("text, lang, expected", [
+    # armed foes named beside smugglers: forces readied for a fight, not policing
+    ("The army deployed thousands of troops along the border to stop rebel fighters and smugglers crossing.", "en", True),
+    ("أرسل الجيش تعزيزات إلى الحدود الجنوبية لمنع تسلل الإرهابيين وعصابات التهريب", "ar", True),
+    # smugglers or drug gangs alone: policing
+    ("The army sent troops to the border to stop drug smugglers.", "en", False),
+    ("The government sent soldiers into the prisons to end the grip of drug gangs.", "en", False),
+])
+def test_armed_foes_beside_smugglers_keep_a_build_up(text, lang, expected):
+    assert ("troop_buildup" in labels(text, lang)) is expected
+
+
+@pytest.mark.parametrize("text, lang, expected", [
     # police or security sent to a border or a disputed island face another state: a build-up
     # ("armed" and "الحدود" are military words, so the clause is not police-only)
     ("Heavily armed police deployed to the disputed island on Sunday, and fishermen stayed away.", "en", True),
