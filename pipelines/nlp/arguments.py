@@ -76,14 +76,11 @@ def word_marks(word: str, lang: str, lex: Lexicon) -> int:
     marks |= mark(TARGET, roles.target_markers.get(lang, ())) | mark(STOP, roles.name_stops.get(lang, ()))
     marks |= mark(ARMY, roles.army_firsts.get(lang, ())) | mark(RELATIVE, roles.relatives.get(lang, ()))
     marks |= GOAL if word in roles.goal_markers.get(lang, ()) else 0
-    # a relation word stands bare or after "و" ("بالمقابل" is "in return", not "opposite")
-    relations = roles.place_relations.get(lang, ())
-    marks |= RELATION if word in relations or (word[:1] == "و" and word[1:] in relations) else 0
-    openers = roles.clause_openers.get(lang, frozenset())
-    marks |= OPENER if word in openers or (lang == "ar" and word[:1] in "وف" and word[1:] in openers) else 0
-    breaks = roles.clause_breaks.get(lang, frozenset())
-    if word in breaks or (lang == "ar" and len(word) > 2 and word[0] in "وف" and word[1:] in breaks):
-        marks |= BREAK
+    conjunctions = "وف" if lang == "ar" else ""
+    marks |= BREAK if _listed(word, roles.clause_breaks.get(lang, ()), conjunctions) else 0
+    marks |= OPENER if _listed(word, roles.clause_openers.get(lang, ()), conjunctions) else 0
+    # a relation word stands bare or after "و": "بالمقابل" (in return) is not "المقابل" (opposite)
+    marks |= RELATION if _listed(word, roles.place_relations.get(lang, ()), conjunctions[:1]) else 0
     if lang == "ar":
         marks |= mark(STRONG_HEAD, roles.strong_heads) | mark(WEAK_HEAD, roles.weak_heads)
         marks |= ARTICLE if body.startswith("ال") else 0
@@ -91,6 +88,11 @@ def word_marks(word: str, lang: str, lex: Lexicon) -> int:
         marks |= mark(EN_BEFORE, roles.en_before) | mark(EN_AFTER, roles.en_after)
         marks |= mark(OF_LOCATIVE, roles.of_locatives)
     return marks
+
+
+def _listed(word: str, table, conjunctions: str) -> bool:
+    """A word of the table, bare or after one of these conjunction letters (Arabic "و", "ف")."""
+    return word in table or (len(word) > 2 and word[0] in conjunctions and word[1:] in table)
 
 
 @dataclass
@@ -425,7 +427,7 @@ def share(marks: list[int], first: int, last: int, subtype: str, names: Sentence
     of the clause after a comma too."""
     lo, hi = clause(marks, first, last, names, MAX_AFTER_AGREEMENT if subtype in _NO_GOAL else MAX_AFTER)
     actors = [f for f in names.actors if lo <= f[0] and f[1] <= hi]
-    places_hi = goal_clause_end(marks, hi, names) if subtype not in _NO_GOAL else hi
+    places_hi = _goal_clause_end(marks, hi, names) if subtype not in _NO_GOAL else hi
     if spans_clauses:  # "ترسل تركيا منذ أسابيع، قوات ... إلى إدلب": the frame's reach, commas and all
         places_hi = max(places_hi, min(len(marks) - 1, last + FRAME_REACH))
     places = [f for f in names.places if lo <= f[0] and f[1] <= places_hi]
@@ -443,7 +445,7 @@ def share(marks: list[int], first: int, last: int, subtype: str, names: Sentence
     return play
 
 
-def goal_clause_end(marks: list[int], hi: int, names: SentenceNames) -> int:
+def _goal_clause_end(marks: list[int], hi: int, names: SentenceNames) -> int:
     """Where the clause after this one ends when it says what the move or attack is for
     (", لتتمكن من السيطرة على مدينة الطبقة", "... to the front"): its places are the event's
     destination. Else the event's own clause end."""

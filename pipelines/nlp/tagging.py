@@ -600,7 +600,8 @@ def _modal_cue(trig: Trigger, words: list[str], first: int, last: int, lang: str
                 continue
             if j > 0 and words[j - 1] in lex.made_factual_by.get(word, ()):
                 continue  # "was able to take": it was taken
-            if steps >= lex.near_groups.get(cue, steps + 1):
+            near = lex.near_groups.get(cue)
+            if near is not None and steps >= near:
                 continue  # "reduced the deployment" governs it; "after suspending talks Moscow deployed" does not
             return cue
         steps += 1
