@@ -579,6 +579,8 @@ def _modal_cue(trig: Trigger, words: list[str], first: int, last: int, lang: str
     if lang == "ar" and words[first][:1] == "ك" and words[first] not in trig.slots[0]:
         return "comparison"  # "كتجنيد الأطفال", "such as recruiting children": an example, not a report
     active = lex.groups_by_type.get(trig.type, frozenset())
+    if "future" in active and lang == "ar" and _future_prefix(words[first], trig):
+        return "future"  # "ستواصل القتال", "سيهاجم": the prefix "س" makes the verb future
     if "background" in active and _dated_long_ago(words, first, last, lex):
         return "background"
     steps = 0
@@ -611,6 +613,14 @@ def _modal_cue(trig: Trigger, words: list[str], first: int, last: int, lang: str
         if cues:
             return next(iter(cues))
     return None
+
+
+def _future_prefix(word: str, trig: Trigger) -> bool:
+    """Whether an Arabic verb carries the future "س" before its person prefix ("ستواصل" from
+    "تواصل", "ستقصف" read by a noun trigger as "قصف"): the word without "س", or without both
+    prefixes, is a form of the trigger's first word, and the whole word is not ("سيطرت")."""
+    return (word[:1] == "س" and word[1:2] in "يتنأ" and word not in trig.slots[0]
+            and (_slot_matches(word[1:], trig.slots[0]) or word[2:] in trig.slots[0]))
 
 
 def _background_before(words: list[str], when: int, lang: str, lex: Lexicon) -> bool:

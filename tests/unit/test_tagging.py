@@ -893,3 +893,63 @@ def test_a_strike_on_coordinated_targets_hits_both(text, expected):
 ])
 def test_a_police_bus_is_an_armed_target(text, lang, expected):
     assert labels(text, lang) == expected
+
+
+@pytest.mark.parametrize("text, lang, expected", [
+    # a halt of strikes reports that they stop ("أمر بوقف الغارات", "halted airstrikes") ...
+    ("أمر الرئيس بوقف الغارات الجوية على معسكرات المتمردين في الجنوب", "ar", set()),
+    ("The air force halted airstrikes on the rebel-held districts for two days.", "en", set()),
+    ("دعت الأمم المتحدة إلى توقف القصف على المدينة فورا", "ar", set()),
+    # ... but only the act right after it: a shelling that broke a truce happened
+    ("خرق المسلحون وقف النار بقصف مدفعي على مواقع الجيش", "ar", {"ceasefire", "offensive"}),
+    ("The air force resumed airstrikes on the rebel-held districts.", "en", {"offensive"}),
+])
+def test_a_halt_of_strikes_is_no_strike(text, lang, expected):
+    assert labels(text, lang) == expected
+
+
+@pytest.mark.parametrize("text, lang, expected", [
+    # stones are a riot's weapon: youths throwing them at troops is no offensive
+    ("اندلعت مواجهات بالحجارة بين شبان غاضبين وجنود الاحتلال عند مدخل البلدة", "ar", set()),
+    ("Stone-throwing youths clashed with soldiers at the entrance of the camp.", "en", set()),
+    ("اندلعت مواجهات عنيفة بين المسلحين وجنود الجيش عند مدخل البلدة", "ar", {"offensive"}),
+])
+def test_clashes_with_stones_are_a_riot(text, lang, expected):
+    assert labels(text, lang) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # fighting between two named sides is a clash; "the fight with" a group is left out (a front,
+    # a policy, or fighting alongside it)
+    ("قتل خمسة جنود في قتال بين الجيش والمتمردين في شرق البلاد", {"offensive"}),
+    ("تدور معارك عنيفة منذ الصباح، ويستمر القتال بين الفصائل المسلحة وقوات النظام قرب المطار", {"offensive"}),
+    ("قال الوزير إن الحكومة ستواصل القتال مع الحلفاء ضد التنظيمات المسلحة", set()),
+    ("طالب المجلس بإنهاء القتال بين الأطراف المسلحة", set()),
+])
+def test_arabic_fighting_between_sides_is_a_clash(text, expected):
+    assert labels(text, "ar") == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # other senses of capture and mortar words: filming, taking up an argument or a chance, shops
+    ("The clip shows flashes on videos captured by residents on the night of the shooting at the army base.", set()),
+    ("The minister seized upon the report to attack the army chief in parliament.", set()),
+    ("Rebel commanders seized the opportunity offered by the army's retreat to regroup.", set()),
+    ("Online sales have hurt brick and mortar stores near the military base.", set()),
+    ("Rebels seized the town from the army on Friday.", {"offensive"}),
+    # an offensive being prepared has not happened yet: its preparation is a build-up
+    ("The army prepared an offensive against the rebel enclaves in the mountains.", {"troop_buildup"}),
+])
+def test_filming_opportunities_shops_and_prepared_offensives_are_no_offensive(text, expected):
+    assert labels(text, "en") == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # the prefix "س" makes an Arabic verb future: an attack announced is not one that happened
+    ("قال الوزير إن الجيش ستواصل قواته القتال في المدينة", set()),
+    ("أعلن التحالف أن طائراته ستقصف مواقع المسلحين في الشمال", set()),
+    ("قصفت طائرات التحالف مواقع المسلحين في الشمال", {"offensive"}),
+    ("تواصل القتال بين الجيش والمسلحين في المدينة", {"offensive"}),
+])
+def test_arabic_future_prefix_is_no_event_yet(text, expected):
+    assert labels(text, "ar") == expected
