@@ -618,7 +618,10 @@ def _modal_cue(trig: Trigger, words: list[str], first: int, last: int, lang: str
 def _future_prefix(word: str, trig: Trigger) -> bool:
     """Whether an Arabic verb carries the future "س" before its person prefix ("ستواصل" from
     "تواصل", "ستقصف" read by a noun trigger as "قصف"): the word without "س", or without both
-    prefixes, is a form of the trigger's first word, and the whole word is not ("سيطرت")."""
+    prefixes, is a form of the trigger's first word, and the whole word is not ("سيطرت"). A
+    conjunction may stand before it ("وستقصف")."""
+    if word[:1] in "وف" and word[1:2] == "س":
+        word = word[1:]
     return (word[:1] == "س" and word[1:2] in "يتنأ" and word not in trig.slots[0]
             and (_slot_matches(word[1:], trig.slots[0]) or word[2:] in trig.slots[0]))
 

@@ -899,10 +899,15 @@ def test_a_police_bus_is_an_armed_target(text, lang, expected):
     # a halt of strikes reports that they stop ("أمر بوقف الغارات", "halted airstrikes") ...
     ("أمر الرئيس بوقف الغارات الجوية على معسكرات المتمردين في الجنوب", "ar", set()),
     ("The air force halted airstrikes on the rebel-held districts for two days.", "en", set()),
-    ("دعت الأمم المتحدة إلى توقف القصف على المدينة فورا", "ar", set()),
+    ("دعت الأمم المتحدة إلى وقف القصف على المدينة فورا", "ar", set()),
     # ... but only the act right after it: a shelling that broke a truce happened
     ("خرق المسلحون وقف النار بقصف مدفعي على مواقع الجيش", "ar", {"ceasefire", "offensive"}),
     ("The air force resumed airstrikes on the rebel-held districts.", "en", {"offensive"}),
+    # a defender that stopped an attack, an offensive that had been halted, and fighting that took
+    # place and then stopped all happened
+    ("نجحت القوات الحكومية في وقف تقدم المسلحين نحو المدينة", "ar", {"offensive"}),
+    ("The rebels resumed their halted offensive against the army in the north.", "en", {"offensive"}),
+    ("توقفت الاشتباكات بين الجيش والمسلحين في المدينة بعد ساعات من اندلاعها", "ar", {"offensive"}),
 ])
 def test_a_halt_of_strikes_is_no_strike(text, lang, expected):
     assert labels(text, lang) == expected
@@ -913,6 +918,9 @@ def test_a_halt_of_strikes_is_no_strike(text, lang, expected):
     ("اندلعت مواجهات بالحجارة بين شبان غاضبين وجنود الاحتلال عند مدخل البلدة", "ar", set()),
     ("Stone-throwing youths clashed with soldiers at the entrance of the camp.", "en", set()),
     ("اندلعت مواجهات عنيفة بين المسلحين وجنود الجيش عند مدخل البلدة", "ar", {"offensive"}),
+    # stones that name a place are no riot
+    ("هاجم مسلحون حاجزا للجيش قرب قرية وادي الحجارة وقتلوا جنديين", "ar", {"offensive"}),
+    ("Rebels stormed the army outpost near Seven Stones hill and killed four soldiers.", "en", {"offensive"}),
 ])
 def test_clashes_with_stones_are_a_riot(text, lang, expected):
     assert labels(text, lang) == expected
@@ -925,6 +933,8 @@ def test_clashes_with_stones_are_a_riot(text, lang, expected):
     ("تدور معارك عنيفة منذ الصباح، ويستمر القتال بين الفصائل المسلحة وقوات النظام قرب المطار", {"offensive"}),
     ("قال الوزير إن الحكومة ستواصل القتال مع الحلفاء ضد التنظيمات المسلحة", set()),
     ("طالب المجلس بإنهاء القتال بين الأطراف المسلحة", set()),
+    ("انتهى القتال بين الجيش والمسلحين بعد توقيع الاتفاق", set()),
+    ("يدور قتال عنيف بين الجيش والمسلحين في المدينة", {"offensive"}),
 ])
 def test_arabic_fighting_between_sides_is_a_clash(text, expected):
     assert labels(text, "ar") == expected
@@ -939,6 +949,9 @@ def test_arabic_fighting_between_sides_is_a_clash(text, expected):
     ("Rebels seized the town from the army on Friday.", {"offensive"}),
     # an offensive being prepared has not happened yet: its preparation is a build-up
     ("The army prepared an offensive against the rebel enclaves in the mountains.", {"troop_buildup"}),
+    ("A photo captured by a journalist shows the rebel fighters in the army base.", set()),
+    # a preparation further back does not govern the attack: they prepared, then stormed it
+    ("Soldiers who had prepared for days stormed the rebel stronghold.", {"offensive", "troop_buildup"}),
 ])
 def test_filming_opportunities_shops_and_prepared_offensives_are_no_offensive(text, expected):
     assert labels(text, "en") == expected
@@ -948,6 +961,7 @@ def test_filming_opportunities_shops_and_prepared_offensives_are_no_offensive(te
     # the prefix "س" makes an Arabic verb future: an attack announced is not one that happened
     ("قال الوزير إن الجيش ستواصل قواته القتال في المدينة", set()),
     ("أعلن التحالف أن طائراته ستقصف مواقع المسلحين في الشمال", set()),
+    ("أعلن التحالف أن طائراته ستنسحب من القاعدة وستقصف مواقع المسلحين في الشمال", set()),
     ("قصفت طائرات التحالف مواقع المسلحين في الشمال", {"offensive"}),
     ("تواصل القتال بين الجيش والمسلحين في المدينة", {"offensive"}),
 ])
