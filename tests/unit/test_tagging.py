@@ -967,3 +967,37 @@ def test_filming_opportunities_shops_and_prepared_offensives_are_no_offensive(te
 ])
 def test_arabic_future_prefix_is_no_event_yet(text, expected):
     assert labels(text, "ar") == expected
+
+
+@pytest.mark.parametrize("text, lang, expected", [
+    # a commander of an armed side killed is a casualty of the fight, as its soldiers are
+    ("مقتل قيادي بارز في ميليشيا مسلحة بغارة على مواقعها", "ar", {"offensive"}),
+    ("مقتل قيادي في حزب سياسي بحادث سير في العاصمة", "ar", set()),
+    ("Rebel commander killed near the front line", "en", {"offensive"}),
+    ("The army killed two militia commanders in the mountains.", "en", {"offensive"}),
+    ("The company commander killed time at the base.", "en", set()),
+])
+def test_commanders_killed_are_casualties_of_the_fight(text, lang, expected):
+    assert labels(text, lang) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # the plurals of the targets count as their singulars do; "points" only in a military sentence
+    ("استهدفت الفصائل حواجز قوات النظام في ريف المدينة", {"offensive"}),
+    ("أعلنت الفصائل استهداف ثكنات الجيش في المدينة", {"offensive"}),
+    ("استهدفت المدفعية نقاط المراقبة التي يتمركز فيها المسلحون", {"offensive"}),
+    ("صممنا نماذج لاستغلال ما نعرفه عن المنافسين واستهداف نقاط ضعفهم", set()),
+])
+def test_arabic_plural_targets(text, expected):
+    assert labels(text, "ar") == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # a raid that arrests suspects is a police measure; one that kills fighters is reported by the killing
+    ("Police raided a militant hideout in the city and arrested five suspects.", set()),
+    ("Security forces stormed an apartment used by the militant cell and detained its leader.", set()),
+    ("Rebels stormed the army base in the north of the province.", {"offensive"}),
+    ("Troops raided a militant hideout, killing two militants and arresting three.", {"offensive"}),
+])
+def test_a_raid_to_arrest_suspects_is_no_offensive(text, expected):
+    assert labels(text, "en") == expected
