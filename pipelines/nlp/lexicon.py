@@ -114,7 +114,6 @@ class Lexicon:
     passive_aux: dict[str, frozenset[str]] = field(default_factory=dict)
     peaceful_takeover: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     disarmament: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
-    arrests: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     made_factual_by: dict[str, frozenset[str]] = field(default_factory=dict)
     background_when: frozenset[str] = frozenset()
     parenthetical_times: frozenset[str] = frozenset()
@@ -189,7 +188,7 @@ def _compile_actors(lex: Lexicon) -> None:
         setattr(lex, key, {lang: frozenset(match_key(w) for w in words) for lang, words in context[key].items()})
     lex.target_stops = frozenset(match_key(w) for words in context["target_stops"].values() for w in words)
     lex.cause_markers = frozenset(match_key(w) for words in context["cause_markers"].values() for w in words)
-    for key in ("peaceful_takeover", "disarmament", "arrests"):  # phrases, matched word by word
+    for key in ("peaceful_takeover", "disarmament"):  # phrases, matched word by word
         setattr(lex, key, {lang: tuple(words_of(p) for p in phrases) for lang, phrases in context[key].items()})
 
 

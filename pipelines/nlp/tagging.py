@@ -343,8 +343,7 @@ def _frame_missing(trig: Trigger, words: list[str], first: int, last: int, lang:
     """Whether the clause lacks what the trigger's frame needs: an armed target for a bombing or
     a shooting (who is hit decides: a soldier, a patrol, a police post, a commander), and real
     force for a capture or an advance (ground taken after the other side withdrew, or by a
-    hand-over, is no offensive), arming is none when weapons are handed in (disarmament), and a
-    raid that arrests suspects is a police measure."""
+    hand-over, is no offensive), and arming is none when weapons are handed in (disarmament)."""
     if "armed_target" in trig.frame and not _names_any(_target_words(words, first, last, lex),
                                                        lex.armed_targets.get(lang, frozenset())):
         return True
@@ -355,8 +354,6 @@ def _frame_missing(trig: Trigger, words: list[str], first: int, last: int, lang:
         # the whole sentence: a surrender deal often names its weapons in a clause of its own
         # ("agreed to hand over heavy weapons in the towns that the surrender deal covers")
         return True  # weapons handed in (a surrender, a settlement): disarmament is no build-up
-    if "not_arrest" in trig.frame and _phrase_anywhere(words, lex.arrests.get(lang, ())):
-        return True  # a raid to arrest suspects is a police measure (guidelines)
     return False
 
 

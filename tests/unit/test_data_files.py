@@ -51,11 +51,11 @@ def test_places_have_arabic_or_english_names():
 def test_frames_name_only_known_frames_and_their_words_exist():
     context = load_data("context")
     for key in ("armed_targets", "peaceful_takeover", "target_stops", "locatives", "security_forces", "generic_heads",
-                "strikes_on", "disarmament", "arrests"):  # passive_aux may be empty (Arabic marks the passive in the verb)
+                "strikes_on", "disarmament"):  # passive_aux may be empty (Arabic marks the passive in the verb)
         assert context[key]["ar"] and context[key]["en"], key
     framed = [t for t in load_data("triggers")["triggers"] if t.get("frame")]
     assert {f for t in framed for f in t["frame"]} == {"armed_target", "takes_ground", "forces", "towards",
-                                                        "hit_as_target", "practice", "not_disarmament", "not_arrest"}
+                                                        "hit_as_target", "practice", "not_disarmament"}
     broken = copy.deepcopy(load_data("triggers"))
     broken["triggers"][0]["frame"] = ["anything"]
     with pytest.raises(DataFileError, match="triggers.yaml is invalid"):

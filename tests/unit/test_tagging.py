@@ -973,31 +973,27 @@ def test_arabic_future_prefix_is_no_event_yet(text, expected):
     # a commander of an armed side killed is a casualty of the fight, as its soldiers are
     ("مقتل قيادي بارز في ميليشيا مسلحة بغارة على مواقعها", "ar", {"offensive"}),
     ("مقتل قيادي في حزب سياسي بحادث سير في العاصمة", "ar", set()),
+    # the armed group must follow the commander closely: a pilot, a driver or a police chief is none
+    ("مصرع قائد طائرة الشحن في تحطمها قرب قاعدة للجيش", "ar", set()),
+    ("مقتل قائد الشرطة برصاص عصابة لسرقة السيارات", "ar", set()),
     ("Rebel commander killed near the front line", "en", {"offensive"}),
     ("The army killed two militia commanders in the mountains.", "en", {"offensive"}),
     ("The company commander killed time at the base.", "en", set()),
+    ("Former army commander killed in car crash", "en", set()),
+    ("A police commander said gunmen killed three shopkeepers in the market.", "en", set()),
 ])
 def test_commanders_killed_are_casualties_of_the_fight(text, lang, expected):
     assert labels(text, lang) == expected
 
 
 @pytest.mark.parametrize("text, expected", [
-    # the plurals of the targets count as their singulars do; "points" only in a military sentence
+    # the plurals of the targets count as their singulars do; those with other senses only in a
+    # military sentence and not before those senses' words (databases, rules of engagement)
     ("استهدفت الفصائل حواجز قوات النظام في ريف المدينة", {"offensive"}),
     ("أعلنت الفصائل استهداف ثكنات الجيش في المدينة", {"offensive"}),
-    ("استهدفت المدفعية نقاط المراقبة التي يتمركز فيها المسلحون", {"offensive"}),
-    ("صممنا نماذج لاستغلال ما نعرفه عن المنافسين واستهداف نقاط ضعفهم", set()),
+    ("استهدف قراصنة إلكترونيون قواعد بيانات البنوك في العاصمة", set()),
+    ("تستهدف الخطة تغيير قواعد الاشتباك مع الجيش على الحدود", set()),
 ])
 def test_arabic_plural_targets(text, expected):
     assert labels(text, "ar") == expected
 
-
-@pytest.mark.parametrize("text, expected", [
-    # a raid that arrests suspects is a police measure; one that kills fighters is reported by the killing
-    ("Police raided a militant hideout in the city and arrested five suspects.", set()),
-    ("Security forces stormed an apartment used by the militant cell and detained its leader.", set()),
-    ("Rebels stormed the army base in the north of the province.", {"offensive"}),
-    ("Troops raided a militant hideout, killing two militants and arresting three.", {"offensive"}),
-])
-def test_a_raid_to_arrest_suspects_is_no_offensive(text, expected):
-    assert labels(text, "en") == expected
